@@ -1,0 +1,4 @@
+"""Imports every layer module so its @case functions register (see cases_registry.py)."""
+import moh_cases  # noqa: F401
+import mhmoe_cases  # noqa: F401
+import block_cases  # noqa: F401

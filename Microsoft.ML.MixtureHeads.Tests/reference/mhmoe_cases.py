@@ -1,0 +1,1 @@
+"""Reference cases: (to be written from ../shared/specs)."""
