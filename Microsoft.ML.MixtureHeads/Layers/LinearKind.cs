@@ -1,0 +1,27 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.MixtureHeads.Layers;
+
+/// <summary>Which linear layer a projection uses.</summary>
+public enum LinearKind
+{
+    /// <summary>Ordinary full-precision <c>nn.Linear</c>.</summary>
+    Dense,
+
+    /// <summary>BitNet b1.58 <see cref="BitLinear"/> (ternary weights, 8-bit activations, no bias).</summary>
+    BitLinear,
+}
+
+/// <summary>Makes projections of a chosen <see cref="LinearKind"/>.</summary>
+public static class Projections
+{
+    /// <summary>A projection from <paramref name="inFeatures"/> to <paramref name="outFeatures"/>; BitLinear ignores <paramref name="bias"/>.</summary>
+    public static nn.Module<Tensor, Tensor> Create(LinearKind kind, long inFeatures, long outFeatures, bool bias) => kind switch
+    {
+        LinearKind.Dense => nn.Linear(inFeatures, outFeatures, hasBias: bias),
+        LinearKind.BitLinear => new BitLinear(inFeatures, outFeatures),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown linear kind."),
+    };
+}

@@ -1,0 +1,29 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.MixtureHeads.Layers;
+
+/// <summary>Root-mean-square norm: y = x / sqrt(mean(x^2) + eps) * weight, over the last dimension.</summary>
+public sealed class RMSNorm : nn.Module<Tensor, Tensor>
+{
+    private readonly double _eps;
+
+    /// <summary>The learned gain, initialised to ones. Shape [dim].</summary>
+    public readonly Parameter weight;
+
+    /// <summary>Creates the norm over a last dimension of size <paramref name="dim"/>.</summary>
+    public RMSNorm(long dim, double eps = 1e-6) : base(nameof(RMSNorm))
+    {
+        _eps = eps;
+        weight = new Parameter(ones(dim));
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x)
+    {
+        // x: [..., dim]
+        return x * rsqrt(x.pow(2).mean([-1], keepdim: true) + _eps) * weight;
+    }
+}
