@@ -1,0 +1,199 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Microsoft.ML.MixtureHeads.Estimators;
+
+/// <summary>Collects one input column of consecutive rows into the tensor an ONNX graph takes for a batch.</summary>
+internal interface IBatchInput
+{
+    /// <summary>The ONNX graph input (and data view column) name.</summary>
+    string Name { get; }
+
+    /// <summary>Starts a batch reading from <paramref name="cursor"/>.</summary>
+    void Begin(DataViewRowCursor cursor);
+
+    /// <summary>Appends the cursor's current row.</summary>
+    void AddCurrentRow();
+
+    /// <summary>The batch as an ONNX value, shape [rows, ...].</summary>
+    NamedOnnxValue Build();
+}
+
+/// <summary>Known-size float vectors (image pixels) reshaped to [rows, ...dims].</summary>
+internal sealed class FloatVectorBatchInput(string name, long[] dims) : IBatchInput
+{
+    private readonly long _size = dims.Aggregate(1L, (a, b) => a * b);
+    private readonly List<float> _values = [];
+    private ValueGetter<VBuffer<float>>? _getter;
+    private VBuffer<float> _row;
+    private int _rows;
+
+    public string Name => name;
+
+    public void Begin(DataViewRowCursor cursor)
+    {
+        _getter = cursor.GetGetter<VBuffer<float>>(cursor.Schema[name]);
+        _values.Clear();
+        _rows = 0;
+    }
+
+    public void AddCurrentRow()
+    {
+        _getter!(ref _row);
+        if (_row.Length != _size) throw new InvalidOperationException($"Column '{name}' has {_row.Length} values in a row; the model expects {_size}.");
+        foreach (float v in _row.DenseValues()) _values.Add(v);
+        _rows++;
+    }
+
+    public NamedOnnxValue Build() => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(_values.ToArray(), [_rows, .. dims.Select(d => (int)d)]));
+}
+
+/// <summary>
+/// <c>Transform</c> of a fitted classifier, batched: the saved chain scores row by row (ML.NET's OnnxTransformer runs
+/// one row per call), so in-process scoring instead runs the same ONNX graph on batches of rows with ONNX Runtime
+/// directly. The schema is exactly the saved chain's; columns other than the score and predicted label pass through
+/// from the input. Rows are read twice - once for the pass-through columns and once, a batch ahead, for the
+/// model input - so neither the input nor the pre-processing has to be buffered.
+/// </summary>
+internal sealed class BatchScoringDataView : IDataView
+{
+    private readonly IDataView _input;
+    private readonly ITransformer? _preprocessing;
+    private readonly Func<IBatchInput> _batchInput;
+    private readonly InferenceSession _session;
+    private readonly string _scoreColumn, _predictedLabelColumn;
+    private readonly int _classCount, _batchSize;
+    private readonly int[] _sourceOfColumn; // output column -> input column, or -1 for score / predicted label
+
+    public BatchScoringDataView(IDataView input, DataViewSchema outputSchema, ITransformer? preprocessing, Func<IBatchInput> batchInput,
+        InferenceSession session, string scoreColumn, string predictedLabelColumn, int classCount, int batchSize)
+    {
+        (_input, Schema, _preprocessing, _batchInput, _session) = (input, outputSchema, preprocessing, batchInput, session);
+        (_scoreColumn, _predictedLabelColumn, _classCount, _batchSize) = (scoreColumn, predictedLabelColumn, classCount, batchSize);
+        _sourceOfColumn = MatchColumns(input.Schema, outputSchema, scoreColumn, predictedLabelColumn);
+    }
+
+    /// <summary>Output columns map to the input in order (drops keep order); the two new columns come last.</summary>
+    private static int[] MatchColumns(DataViewSchema input, DataViewSchema output, string score, string predicted)
+    {
+        var source = new int[output.Count];
+        int next = 0;
+        for (int i = 0; i < output.Count; i++)
+        {
+            var column = output[i];
+            bool ours = (column.Name == score || column.Name == predicted) && i >= output.Count - 2;
+            if (ours) { source[i] = -1; continue; }
+            while (next < input.Count && !(input[next].Name == column.Name && input[next].Type.Equals(column.Type))) next++;
+            if (next == input.Count) throw new InvalidOperationException($"Output column '{column.Name}' has no source column in the input.");
+            source[i] = next++;
+        }
+        return source;
+    }
+
+    public bool CanShuffle => false;
+
+    public DataViewSchema Schema { get; }
+
+    public long? GetRowCount() => _input.GetRowCount();
+
+    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
+    {
+        var needed = columnsNeeded.Select(c => c.Index).ToHashSet();
+        var passThrough = needed.Where(i => _sourceOfColumn[i] >= 0).Select(i => _input.Schema[_sourceOfColumn[i]]).ToList();
+        bool scores = needed.Any(i => _sourceOfColumn[i] < 0);
+        var inputCursor = _input.GetRowCursor(passThrough);
+        return new Cursor(this, inputCursor, scores ? NewFeatureCursor() : null);
+    }
+
+    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+        [GetRowCursor(columnsNeeded, rand)];
+
+    private DataViewRowCursor NewFeatureCursor()
+    {
+        var features = _preprocessing?.Transform(_input) ?? _input;
+        string name = _batchInput().Name;
+        return features.GetRowCursor([features.Schema[name]]);
+    }
+
+    private sealed class Cursor : DataViewRowCursor
+    {
+        private readonly BatchScoringDataView _view;
+        private readonly DataViewRowCursor _rows;
+        private readonly DataViewRowCursor? _features;
+        private readonly IBatchInput _batch;
+        private float[] _scores = [];
+        private long[] _predicted = [];
+        private int _batchRows, _offset = -1;
+
+        public Cursor(BatchScoringDataView view, DataViewRowCursor rows, DataViewRowCursor? features)
+        {
+            (_view, _rows, _features) = (view, rows, features);
+            _batch = view._batchInput();
+            if (features is not null) _batch.Begin(features);
+        }
+
+        public override DataViewSchema Schema => _view.Schema;
+        public override long Position => _rows.Position;
+        public override long Batch => _rows.Batch;
+
+        public override bool MoveNext()
+        {
+            if (!_rows.MoveNext()) return false;
+            if (_features is not null && ++_offset >= _batchRows) ScoreNextBatch();
+            return true;
+        }
+
+        private void ScoreNextBatch()
+        {
+            _batch.Begin(_features!);
+            int rows = 0;
+            while (rows < _view._batchSize && _features!.MoveNext())
+            {
+                _batch.AddCurrentRow();
+                rows++;
+            }
+            if (rows == 0) throw new InvalidOperationException("The model input ran out of rows before the data did.");
+            using var results = _view._session.Run([_batch.Build()]);
+            _scores = results.First(r => r.Name == _view._scoreColumn).AsTensor<float>().ToArray();
+            _predicted = results.First(r => r.Name == PredictedLabelMapping.IndexColumn).AsTensor<long>().ToArray();
+            (_batchRows, _offset) = (rows, 0);
+        }
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            int source = _view._sourceOfColumn[column.Index];
+            if (source >= 0) return _rows.GetGetter<TValue>(_rows.Schema[source]);
+            if (column.Name == _view._scoreColumn)
+            {
+                ValueGetter<VBuffer<float>> score = (ref VBuffer<float> value) =>
+                {
+                    var editor = VBufferEditor.Create(ref value, _view._classCount);
+                    _scores.AsSpan(_offset * _view._classCount, _view._classCount).CopyTo(editor.Values);
+                    value = editor.Commit();
+                };
+                return (ValueGetter<TValue>)(Delegate)score;
+            }
+            ValueGetter<uint> predicted = (ref uint value) => value = (uint)_predicted[_offset] + 1;
+            return (ValueGetter<TValue>)(Delegate)predicted;
+        }
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => _rows.GetIdGetter();
+
+        public override bool IsColumnActive(DataViewSchema.Column column)
+        {
+            int source = _view._sourceOfColumn[column.Index];
+            return source >= 0 ? _rows.IsColumnActive(_rows.Schema[source]) : _features is not null;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _rows.Dispose();
+                _features?.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Microsoft.ML.Transforms.Image;
+
+namespace Microsoft.ML.MixtureHeads.Estimators;
+
+/// <summary>Input row of the image-decoding stage: encoded image bytes (PNG, JPEG, BMP, ...).</summary>
+public sealed class EncodedImageRow
+{
+    /// <summary>The encoded bytes, copied here from the user's image column.</summary>
+    [ColumnName(ImageBytesDecoding.BytesColumn)]
+    public byte[] Bytes { get; set; } = [];
+}
+
+/// <summary>Output row of the image-decoding stage.</summary>
+public sealed class DecodedImageRow
+{
+    /// <summary>The decoded image. Its declared 1x1 size is nominal: the resize stage that always follows fixes the real size.</summary>
+    [ColumnName(ImageBytesDecoding.ImageColumn), ImageType(1, 1)]
+    public MLImage? Image { get; set; }
+}
+
+/// <summary>
+/// The one pre-processing step ML.NET has no standard stage for: encoded bytes (as <c>LoadRawImageBytes</c> gives,
+/// the <c>ImageClassificationTrainer</c> contract) to an <see cref="MLImage"/>. It is stateless, so a saved model
+/// records only this contract name and assembly, and <c>mlContext.Model.Load</c> finds it again by itself.
+/// </summary>
+[CustomMappingFactoryAttribute(ContractName)]
+public sealed class ImageBytesDecoding : CustomMappingFactory<EncodedImageRow, DecodedImageRow>
+{
+    /// <summary>The contract name recorded in saved models.</summary>
+    public const string ContractName = "Microsoft.ML.MixtureHeads.DecodeImageBytes";
+
+    internal const string BytesColumn = "__MoH_ImageBytes";
+    internal const string ImageColumn = "__MoH_Image";
+
+    /// <inheritdoc />
+    public override Action<EncodedImageRow, DecodedImageRow> GetMapping() => Decode;
+
+    private static void Decode(EncodedImageRow input, DecodedImageRow output)
+    {
+        if (input.Bytes.Length == 0) throw new InvalidOperationException("An image column value is empty: expected encoded image bytes (PNG, JPEG, BMP, ...).");
+        try
+        {
+            output.Image = MLImage.CreateFromStream(new MemoryStream(input.Bytes, writable: false));
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
+        {
+            throw new InvalidOperationException($"Image bytes ({input.Bytes.Length} bytes) could not be decoded: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.MixtureHeads.Estimators;
+
+/// <summary>The columns the exported network reads and writes, and the classes it predicts.</summary>
+/// <param name="InputColumn">The column fed to the ONNX graph (the graph input has this name).</param>
+/// <param name="ScoreColumn">The probabilities output column (the graph output has this name).</param>
+/// <param name="PredictedLabelColumn">The scalar key output column.</param>
+/// <param name="ClassNames">Class names in label-key order.</param>
+internal sealed record ScoringColumns(string InputColumn, string ScoreColumn, string PredictedLabelColumn, IReadOnlyList<string> ClassNames);
+
+/// <summary>
+/// Builds the saved part of a fitted model from standard ML.NET stages only: the pre-processing stages, ML.NET's own
+/// <c>OnnxTransformer</c> over our exported graph, the predicted-label stages, and a drop of every temporary column.
+/// <c>mlContext.Model.Save/Load</c> then need nothing of ours but the stateless image decoder's contract.
+/// </summary>
+internal static class ScoringChain
+{
+    public static TransformerChain<ITransformer> Build(MLContext mlContext, IDataView input, ITransformer? preprocessing,
+        byte[] onnxModel, ScoringColumns columns, IReadOnlyList<string> temporaryColumns)
+    {
+        var stages = new List<ITransformer>();
+        IDataView data = input;
+        if (preprocessing is not null)
+        {
+            stages.Add(preprocessing);
+            data = preprocessing.Transform(data);
+        }
+
+        using var model = new MemoryStream(onnxModel, writable: false);
+        var onnx = mlContext.Transforms.ApplyOnnxModel([columns.ScoreColumn, PredictedLabelMapping.IndexColumn], [columns.InputColumn], model).Fit(data);
+        stages.Add(onnx);
+        data = onnx.Transform(data);
+
+        var predictedLabel = PredictedLabelMapping.Fit(mlContext, data, columns.ClassNames, columns.PredictedLabelColumn);
+        stages.Add(predictedLabel);
+        data = predictedLabel.Transform(data);
+
+        string[] drop = [.. temporaryColumns, PredictedLabelMapping.IndexColumn, PredictedLabelMapping.HashColumn];
+        stages.Add(mlContext.Transforms.DropColumns(drop.Where(c => data.Schema.GetColumnOrNull(c) is not null).Distinct().ToArray()).Fit(data));
+        return new TransformerChain<ITransformer>(stages.ToArray());
+    }
+}

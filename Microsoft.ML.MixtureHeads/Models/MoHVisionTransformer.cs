@@ -1,0 +1,137 @@
+using Microsoft.ML.MixtureHeads.Layers;
+using Microsoft.ML.MixtureHeads.Onnx;
+using Microsoft.ML.MixtureHeads.Persistence;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.MixtureHeads.Models;
+
+/// <summary>
+/// Vision transformer whose attention is Mixture-of-Head attention: patch embedding, optional class token, learned
+/// position embeddings, pre-norm blocks (MoH attention + dense or MH-MoE feed-forward), final norm, pooling, linear
+/// head. Takes raw pixels 0-255 [B, C, H, W] and normalises them itself, so the exported graph does too.
+/// Parameter names follow timm: <c>patch_embed</c>, <c>cls_token</c>, <c>pos_embed</c>, <c>blocks</c>, <c>norm</c>, <c>head</c>.
+/// </summary>
+public sealed class MoHVisionTransformer : ClassifierNetwork
+{
+    /// <summary>The <see cref="Kind"/> recorded in exported models.</summary>
+    public const string KindName = "vision_transformer";
+    /// <summary>Conv patch embedding [B, C, H, W] -> [B, N, D].</summary>
+    public readonly PatchEmbedding patch_embed;
+
+    /// <summary>The class token [1, 1, D] (only with <see cref="ImagePooling.ClassToken"/>).</summary>
+    public readonly Parameter? cls_token;
+
+    /// <summary>Learned position embeddings [1, tokens, D].</summary>
+    public readonly Parameter pos_embed;
+
+    /// <summary>The transformer blocks.</summary>
+    public readonly ModuleList<TransformerBlock> blocks;
+
+    /// <summary>Final LayerNorm.</summary>
+    public readonly LayerNorm norm;
+
+    /// <summary>Classifier D -> classes.</summary>
+    public readonly Linear head;
+
+    /// <summary>The architecture.</summary>
+    public VisionTransformerConfig Config { get; }
+
+    /// <inheritdoc />
+    public override string Kind => KindName;
+
+    /// <inheritdoc />
+    public override string ConfigJson => ModelJson.Serialize(Config);
+
+    /// <inheritdoc />
+    public override int Classes => Config.Classes;
+
+    /// <summary>Builds a freshly initialised model (trunc normal std 0.02 for embeddings and head, zero head bias).</summary>
+    /// <exception cref="ArgumentException">The configuration is invalid (the message names the property).</exception>
+    public MoHVisionTransformer(VisionTransformerConfig config) : base(nameof(MoHVisionTransformer))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        Config = config;
+        int tokens = config.PatchesPerSide * config.PatchesPerSide + (config.Pooling == ImagePooling.ClassToken ? 1 : 0);
+
+        patch_embed = new PatchEmbedding(config.ImageSize, config.PatchSize, config.Channels, config.Dim);
+        if (config.Pooling == ImagePooling.ClassToken) cls_token = new Parameter(zeros(1, 1, config.Dim));
+        pos_embed = new Parameter(zeros(1, tokens, config.Dim));
+        var blockOptions = new TransformerBlockOptions
+        {
+            Attention = config.AttentionOptions,
+            FeedForward = new FeedForwardOptions
+            {
+                Kind = config.FeedForward,
+                Hidden = (int)Math.Round(config.Dim * config.MlpRatio),
+                MoE = config.MoE,
+            },
+        };
+        blocks = new ModuleList<TransformerBlock>(Enumerable.Range(0, config.Depth).Select(_ => new TransformerBlock(blockOptions)).ToArray());
+        norm = nn.LayerNorm(config.Dim, eps: 1e-6);
+        head = nn.Linear(config.Dim, config.Classes);
+        RegisterComponents();
+
+        using (no_grad())
+        {
+            nn.init.trunc_normal_(pos_embed, std: 0.02);
+            if (cls_token is not null) nn.init.trunc_normal_(cls_token, std: 0.02);
+            nn.init.trunc_normal_(head.weight, std: 0.02);
+            nn.init.zeros_(head.bias!);
+        }
+    }
+
+    /// <inheritdoc />
+    public override ClassifierOutput forward(Tensor pixels)
+    {
+        var config = Config;
+        if (pixels.dim() != 4 || pixels.shape[1] != config.Channels || pixels.shape[2] != config.ImageSize || pixels.shape[3] != config.ImageSize)
+            throw new ArgumentException($"Expected pixels [B, {config.Channels}, {config.ImageSize}, {config.ImageSize}], got [{string.Join(", ", pixels.shape)}].", nameof(pixels));
+
+        var x = (pixels / 255f - config.PixelMean) / config.PixelStd;           // [B, C, H, W], normalised
+        var tokens = patch_embed.forward(x);                                      // [B, N, D]
+        if (cls_token is not null)
+            tokens = cat([cls_token.expand(tokens.shape[0], 1, config.Dim), tokens], dim: 1);   // [B, 1 + N, D]
+        tokens = tokens + pos_embed;
+
+        var attentionLosses = new List<Tensor>();
+        var expertLosses = new List<Tensor>();
+        var gates = new List<Tensor>(config.Depth);
+        foreach (var block in blocks)
+        {
+            var output = block.forward(new AttentionInput(tokens));
+            tokens = output.X;
+            if (output.AttentionBalanceLoss is { } a) attentionLosses.Add(a);
+            if (output.ExpertBalanceLoss is { } e) expertLosses.Add(e);
+            gates.Add(output.HeadGates);
+        }
+        tokens = norm.forward(tokens);                                            // [B, T, D]
+        var pooled = cls_token is not null ? tokens[.., 0] : tokens.mean([1]);    // [B, D]
+        var logits = head.forward(pooled);                                        // [B, classes]
+        return new ClassifierOutput(logits, BalanceLosses.Combine(attentionLosses, expertLosses), gates);
+    }
+
+    /// <inheritdoc />
+    public override string EmitOnnx(OnnxGraphBuilder graph, string inputName)
+    {
+        var config = Config;
+        string pixels = graph.Input(inputName, OnnxElementType.Float, "batch", config.Channels, config.ImageSize, config.ImageSize);
+        string x = graph.Div(graph.Sub(graph.Div(pixels, graph.Scalar(255f)), graph.Scalar(config.PixelMean)), graph.Scalar(config.PixelStd));
+        string tokens = patch_embed.EmitOnnx(graph, x, "patch_embed");                      // [B, N, D]
+        if (cls_token is not null)
+        {
+            string batchShape = graph.Concat(0, graph.Shape(tokens, 0, 1), graph.Vector(1, config.Dim));
+            string cls = graph.Expand(graph.Initializer("cls_token", cls_token), batchShape);  // [B, 1, D]
+            tokens = graph.Concat(1, cls, tokens);
+        }
+        tokens = graph.Add(tokens, graph.Initializer("pos_embed", pos_embed));
+        for (int i = 0; i < blocks.Count; i++) tokens = blocks[i].EmitOnnx(graph, tokens, $"blocks.{i}");
+        tokens = graph.LayerNorm(norm, tokens, "norm");
+        string pooled = cls_token is not null
+            ? graph.Gather(tokens, graph.Scalar(0L), axis: 1)
+            : graph.ReduceMean(tokens, [1], keepDims: false);                                  // [B, D]
+        return graph.Linear(head, pooled, "head");                                            // [B, classes]
+    }
+}
