@@ -14,7 +14,8 @@ public static partial class OnnxModules
     /// <param name="keyPaddingMask">Optional bool [B, M]: true for real keys that may be attended to, false for padding.</param>
     /// <param name="causal">When true, query i sees keys j &lt;= i (top-left aligned, like SDPA's is_causal).</param>
     /// <returns>The attention output [B, H, N, Dv].</returns>
-    /// <remarks>Masked scores become -inf before the softmax, as in SDPA; a query that may see no key at all gets NaN.</remarks>
+    /// <remarks>Masked scores become -inf before the softmax, as in SDPA; a query that may see no key at all gets
+    /// zeros, as libtorch's SDPA gives (its softmax would give NaN there).</remarks>
     public static string ScaledDotProductAttention(
         this OnnxGraphBuilder graph, string q, string k, string v, long headDim, string? keyPaddingMask = null, bool causal = false)
     {
@@ -29,9 +30,12 @@ public static partial class OnnxModules
             var visible = graph.GreaterOrEqual(queryPositions, keyPositions);                   // [N, M]
             allowed = allowed is null ? visible : graph.And(allowed, visible);                  // [B, 1, N, M]
         }
-        if (allowed is not null)
-            scores = graph.Where(allowed, scores, graph.Scalar(float.NegativeInfinity));
-        return graph.MatMul(graph.Softmax(scores, axis: -1), v);                                // [B, H, N, Dv]
+        if (allowed is null)
+            return graph.MatMul(graph.Softmax(scores, axis: -1), v);                            // [B, H, N, Dv]
+        var zero = graph.Scalar(0f);
+        var weights = graph.Softmax(graph.Where(allowed, scores, graph.Scalar(float.NegativeInfinity)), axis: -1);
+        // masked weights are 0 already, except in rows with no visible key, where the softmax gave NaN
+        return graph.MatMul(graph.Where(allowed, weights, zero), v);                            // [B, H, N, Dv]
     }
 
     /// <summary>0 .. L-1 for the sequence length L of a [B, H, L, D] value.</summary>
