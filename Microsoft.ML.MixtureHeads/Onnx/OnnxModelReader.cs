@@ -191,7 +191,7 @@ public static class OnnxModelReader
                 case F.Tensor.Dims: r.Int64s(dims); break;
                 case F.Tensor.DataType: dataType = r.Int64(); break;
                 case F.Tensor.Name: name = r.String(); break;
-                case F.Tensor.RawData: rawData = r.Bytes(); break;
+                case F.Tensor.RawData: rawData = r.Bytes($"{r.Where}.raw_data"); break;
                 case F.Tensor.FloatData: r.Floats(floatData); break;
                 case F.Tensor.Int64Data: r.Int64s(int64Data); break;
                 case F.Tensor.Int32Data: r.Int64s(int32Data); break;

@@ -54,17 +54,17 @@ internal sealed class ProtoMessageReader
         return Guard(_input.ReadString);
     }
 
-    /// <summary>A copy of a bytes field.</summary>
-    public byte[] Bytes()
+    /// <summary>A copy of a bytes field; <paramref name="what"/> names it in errors, e.g. "ModelProto.graph.initializer[2].raw_data".</summary>
+    public byte[] Bytes(string what)
     {
-        var (offset, length) = Payload();
+        var (offset, length) = Payload(what);
         return _buffer.AsSpan(offset, length).ToArray();
     }
 
-    /// <summary>A reader over an embedded message field.</summary>
+    /// <summary>A reader over an embedded message field; <paramref name="where"/> names it in errors.</summary>
     public ProtoMessageReader Message(string where)
     {
-        var (offset, length) = Payload();
+        var (offset, length) = Payload(where);
         return new ProtoMessageReader(_buffer, offset, length, where);
     }
 
@@ -76,7 +76,7 @@ internal sealed class ProtoMessageReader
             into.Add(Int64());
             return;
         }
-        var packed = Message($"{Where} field {Field}");
+        var packed = Message($"{Where}, packed field {Field}");
         while (!packed.AtEnd())
             into.Add(packed.Guard(packed._input.ReadInt64));
     }
@@ -89,7 +89,7 @@ internal sealed class ProtoMessageReader
             into.Add(Float());
             return;
         }
-        var (offset, length) = Payload();
+        var (offset, length) = Payload($"{Where}, packed field {Field}");
         if (length % sizeof(float) != 0)
             throw Corrupt($"packed floats take {length} bytes, not a multiple of 4");
         for (int i = 0; i < length; i += sizeof(float))
@@ -104,11 +104,18 @@ internal sealed class ProtoMessageReader
         new($"Invalid ONNX model: {Where}, field {Field}: {problem}.", inner);
 
     /// <summary>Where a length-delimited field's payload lies in the buffer; moves past it.</summary>
-    private (int Offset, int Length) Payload()
+    private (int Offset, int Length) Payload(string what)
     {
         Expect(WireFormat.WireType.LengthDelimited);
         int start = (int)_input.Position;
-        Skip();
+        try
+        {
+            _input.SkipLastField();
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"Invalid ONNX model: {what} is truncated or its length is corrupt ({e.Message.TrimEnd('.')}).", e);
+        }
         int end = (int)_input.Position;
         int length = new CodedInputStream(_buffer, start, end - start).ReadLength();
         return (end - length, length);
