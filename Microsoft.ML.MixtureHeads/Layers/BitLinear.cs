@@ -42,7 +42,8 @@ public sealed class BitLinear : nn.Module<Tensor, Tensor>
     /// Emits this layer for inference into <paramref name="graph"/>; <paramref name="prefix"/> is its state-dict path.
     /// The ternary weights are computed now and stored as int8 <c>prefix.weight_ternary</c> times float
     /// <c>prefix.weight_scale</c>; activation quantisation runs in the graph (ONNX Round is half-to-even like
-    /// torch.round). The latent weights are stored too, under <c>prefix.weight</c>, so the model can be rebuilt.
+    /// torch.round). The latent weights are stored too, under <c>prefix.weight</c>, so the model can be rebuilt;
+    /// the graph does not read them, so ONNX Runtime drops them at load (and logs a warning saying so).
     /// </summary>
     /// <returns>The name of the output value [..., out].</returns>
     public string EmitOnnx(OnnxGraphBuilder graph, string input, string prefix)
