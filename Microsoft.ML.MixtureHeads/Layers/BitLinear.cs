@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -37,11 +38,47 @@ public sealed class BitLinear : nn.Module<Tensor, Tensor>
         return nn.functional.linear(xq, wq);
     }
 
+    /// <summary>
+    /// Emits this layer for inference into <paramref name="graph"/>; <paramref name="prefix"/> is its state-dict path.
+    /// The ternary weights are computed now and stored as int8 <c>prefix.weight_ternary</c> times float
+    /// <c>prefix.weight_scale</c>; activation quantisation runs in the graph (ONNX Round is half-to-even like
+    /// torch.round). The latent weights are stored too, under <c>prefix.weight</c>, so the model can be rebuilt;
+    /// the graph does not read them, so ONNX Runtime drops them at load (and logs a warning saying so).
+    /// </summary>
+    /// <returns>The name of the output value [..., out].</returns>
+    public string EmitOnnx(OnnxGraphBuilder graph, string input, string prefix)
+    {
+        using var scope = graph.Scope(prefix);
+        graph.Initializer(OnnxGraphBuilder.ParameterName(prefix, "weight"), weight);
+        var x = norm is null ? input : norm.EmitOnnx(graph, input, OnnxGraphBuilder.ParameterName(prefix, "norm"));
+
+        // activations: 127 / max|x| per token, clamped like QuantizeActivations
+        var absMax = graph.ReduceMax(graph.Abs(x), [-1], keepDims: true);                         // [..., 1]
+        var scale = graph.Div(graph.Scalar(127f), graph.Max(absMax, graph.Scalar(1e-5f)));
+        var xq = graph.Div(graph.Clip(graph.Round(graph.Mul(x, scale)), -128f, 127f), scale);       // [..., in]
+
+        // weights: ternary levels and their scale, computed from the latent weights now
+        using var temporaries = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (levels, levelScale) = TernaryWeights(weight);
+        var ternary = graph.Initializer(OnnxGraphBuilder.ParameterName(prefix, "weight_ternary"), levels.to_type(ScalarType.Int8));
+        var wScale = graph.Initializer(OnnxGraphBuilder.ParameterName(prefix, "weight_scale"), levelScale);
+        var wq = graph.Mul(graph.Cast(ternary, OnnxElementType.Float), wScale);                      // [out, in]
+        return graph.MatMul(xq, graph.Transpose(wq, 1, 0));                                           // [..., out]
+    }
+
     /// <summary>Ternary weights: round(W / mean|W|) clamped to [-1, 1], scaled back by mean|W|.</summary>
     public static Tensor QuantizeWeights(Tensor w)
     {
+        var (levels, scale) = TernaryWeights(w);
+        return levels * scale;
+    }
+
+    /// <summary>The two factors of <see cref="QuantizeWeights"/>: levels in {-1, 0, 1} (float) and the scale mean|W| (scalar).</summary>
+    public static (Tensor Levels, Tensor Scale) TernaryWeights(Tensor w)
+    {
         var scale = w.abs().mean().clamp_min(1e-5);
-        return (w / scale).round().clamp(-1, 1) * scale;
+        return ((w / scale).round().clamp(-1, 1), scale);
     }
 
     /// <summary>8-bit activations per token: round(x * 127 / max|x|) clamped to [-128, 127], scaled back.</summary>

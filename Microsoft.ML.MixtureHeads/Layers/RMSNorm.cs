@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -25,5 +26,16 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
     {
         // x: [..., dim]
         return x * rsqrt(x.pow(2).mean([-1], keepdim: true) + _eps) * weight;
+    }
+
+    /// <summary>Emits this norm into <paramref name="graph"/>; <paramref name="prefix"/> is the module's state-dict path.</summary>
+    /// <returns>The name of the normalised value.</returns>
+    public string EmitOnnx(OnnxGraphBuilder graph, string input, string prefix)
+    {
+        using var scope = graph.Scope(prefix);
+        var gain = graph.Initializer(OnnxGraphBuilder.ParameterName(prefix, "weight"), weight);
+        var meanSquare = graph.ReduceMean(graph.Pow(input, graph.Scalar(2f)), [-1], keepDims: true);   // [..., 1]
+        var inverseRms = graph.Reciprocal(graph.Sqrt(graph.Add(meanSquare, graph.Scalar((float)_eps))));
+        return graph.Mul(graph.Mul(input, inverseRms), gain);
     }
 }
