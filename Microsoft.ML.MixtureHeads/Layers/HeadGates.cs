@@ -83,8 +83,8 @@ internal static class HeadGates
         {
             var weight = realTokens.to(probabilities.dtype).unsqueeze(1);                    // [T, 1]
             var count = weight.sum().clamp_min(1);
-            meanProbability = (probabilities * weight).sum(0) / count;
-            selectedFraction = (selected * weight).sum(0) / count;
+            meanProbability = (probabilities * weight).sum([0]) / count;
+            selectedFraction = (selected * weight).sum([0]) / count;
         }
         return (meanProbability * selectedFraction).mean() * (routedHeads * routedHeads);
     }
