@@ -1,0 +1,91 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.MixtureHeads.Layers;
+
+/// <summary>One layer's routing for a batch: the gate of every head for every token, and what the balance loss reads.</summary>
+/// <param name="Gates">[T, H], shared heads first.</param>
+/// <param name="Probabilities">[T, E] the routing distribution P over the routed heads, or null when none are routed.</param>
+/// <param name="Selected">[T, E] 1 where a token selected a routed head, else 0; null when none are routed.</param>
+internal sealed record HeadGateValues(Tensor Gates, Tensor? Probabilities, Tensor? Selected);
+
+/// <summary>The gate formulas of specs/moh.md ("Decisions for this project"), on T = B*N flattened tokens.</summary>
+internal static class HeadGates
+{
+    /// <summary>torch.finfo(float32).eps, the clamp the official code puts under the renormalisation.</summary>
+    public const double Float32Epsilon = 1.1920928955078125e-07;
+
+    /// <summary>Official ViT/DiT routing: renormalised top-k x k for routed heads, softmax x h_s for shared ones, alpha x 2 between.</summary>
+    public static HeadGateValues Learned(Tensor tokens, nn.Module<Tensor, Tensor>? wg, nn.Module<Tensor, Tensor>? wg_0,
+        nn.Module<Tensor, Tensor>? wg_1, int sharedHeads, int topK)
+    {
+        // tokens: [T, C]
+        var shared = sharedHeads switch
+        {
+            0 => null,
+            1 => ones(tokens.shape[0], 1, tokens.dtype, tokens.device),                  // ViT: one shared head, gate 1
+            _ => softmax(wg_1!.forward(tokens), 1) * sharedHeads,                           // [T, h_s], averages 1
+        };
+        if (topK == 0) return new HeadGateValues(shared!, null, null);                      // dense-weighted: h_s == H
+
+        var probabilities = softmax(wg!.forward(tokens), 1);                                 // [T, E] over all routed heads
+        var selected = TopKMask(probabilities, topK);                                        // [T, E] 0/1
+        var kept = probabilities * selected;
+        var routed = kept / kept.sum(1, keepdim: true).clamp_min(Float32Epsilon) * topK;     // selected gates average 1
+        if (shared is null) return new HeadGateValues(routed, probabilities, selected);
+
+        var alpha = softmax(wg_0!.forward(tokens), 1) * 2;                                   // [T, 2]
+        var gates = cat([shared * alpha[.., ..1], routed * alpha[.., 1..]], 1);              // [T, H]
+        return new HeadGateValues(gates, probabilities, selected);
+    }
+
+    /// <summary>
+    /// MoH-LLaMA3 routing: softmax over the routed heads' query norms divided by their unbiased std, top-k, binary
+    /// gates. Forward gives exactly 1 or 0; backward passes dL/dgate of a selected head to its softmax score
+    /// (straight-through), and nothing for heads not selected. Shared heads get a constant 1 and no ×k scaling applies.
+    /// </summary>
+    /// <remarks>A std of 0 (all routed norms equal) is clamped to float32 eps: the logits are then all equal, the
+    /// scores uniform, and nothing becomes NaN as it would in the official code.</remarks>
+    public static HeadGateValues ParameterFree(Tensor routedQueryNorms, int sharedHeads, int topK)
+    {
+        // routedQueryNorms: [T, E]
+        var spread = routedQueryNorms.std(1, unbiased: true, keepdim: true).clamp_min(Float32Epsilon);  // [T, 1]
+        var scores = softmax(routedQueryNorms / spread, 1);                                   // [T, E]
+        var selected = TopKMask(scores, topK);                                                // [T, E] 0/1
+        var routed = selected + (scores - scores.detach()) * selected;                        // forward 0/1, backward to scores
+        if (sharedHeads == 0) return new HeadGateValues(routed, scores, selected);
+        var shared = ones(routed.shape[0], sharedHeads, routed.dtype, routed.device);         // [T, h_s]
+        return new HeadGateValues(cat([shared, routed], 1), scores, selected);
+    }
+
+    /// <summary>1 at the <paramref name="k"/> largest entries of each row, 0 elsewhere. [T, E] -> [T, E].</summary>
+    public static Tensor TopKMask(Tensor probabilities, int k)
+    {
+        var (values, indices) = probabilities.detach().topk(k, 1);
+        return zeros_like(probabilities).scatter_(1, indices, ones_like(values));
+    }
+
+    /// <summary>
+    /// L_b = E^2 * mean_i(P_i * f_i): P_i the mean routing probability of routed head i, f_i the fraction of tokens
+    /// that selected it (E times the paper's Eq 7). Gradient flows through P only. With <paramref name="realTokens"/>
+    /// ([T] bool) both means run over real tokens only, so padding does not skew the balance.
+    /// </summary>
+    public static Tensor BalanceLoss(Tensor probabilities, Tensor selected, Tensor? realTokens)
+    {
+        long routedHeads = probabilities.shape[1];
+        Tensor meanProbability, selectedFraction; // [E]
+        if (realTokens is null)
+        {
+            meanProbability = probabilities.mean([0]);
+            selectedFraction = selected.mean([0]);
+        }
+        else
+        {
+            var weight = realTokens.to(probabilities.dtype).unsqueeze(1);                    // [T, 1]
+            var count = weight.sum().clamp_min(1);
+            meanProbability = (probabilities * weight).sum([0]) / count;
+            selectedFraction = (selected * weight).sum([0]) / count;
+        }
+        return (meanProbability * selectedFraction).mean() * (routedHeads * routedHeads);
+    }
+}

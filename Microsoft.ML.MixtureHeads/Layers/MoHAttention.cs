@@ -1,0 +1,147 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Microsoft.ML.MixtureHeads.Layers;
+
+/// <summary>
+/// Mixture-of-Head attention (MoH, arXiv 2410.11842) following the official ViT/DiT code: every head's output is
+/// multiplied by a per-token gate before <c>proj</c>, so MoH(x) = sum_i g_i H^i W_O^i + b_O. With
+/// <see cref="HeadRouting.Dense"/> it is plain multi-head attention. Parameter names match the official PyTorch
+/// code (<c>qkv</c>, <c>proj</c>, <c>wg</c>, <c>wg_0</c>, <c>wg_1</c>), so state dicts map one to one.
+/// </summary>
+public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
+{
+    /// <summary>Joint query/key/value projection C -> 3*H*D, output laid out as [3, H, D].</summary>
+    public readonly nn.Module<Tensor, Tensor> qkv;
+
+    /// <summary>Output projection H*D -> C; its bias is not gated.</summary>
+    public readonly nn.Module<Tensor, Tensor> proj;
+
+    /// <summary>Routed-head router C -> E (no bias); exists for <see cref="HeadRouting.Learned"/> with RoutedTopK > 0.</summary>
+    public readonly Linear? wg;
+
+    /// <summary>Shared/routed mixing router C -> 2 (no bias); exists for Learned with SharedHeads > 0 and RoutedTopK > 0.</summary>
+    public readonly Linear? wg_0;
+
+    /// <summary>Shared-head router C -> h_s (no bias); exists for Learned with SharedHeads > 1.</summary>
+    public readonly Linear? wg_1;
+
+    /// <summary>The options this layer was built with (validated).</summary>
+    public MoHAttentionOptions Options { get; }
+
+    /// <summary>
+    /// In evaluation mode, compute only the (token, head) pairs whose gate is not 0 instead of every head followed by
+    /// a mask. Gives the same output within fp32 rounding; a head a token did not select still supplies that token's
+    /// key and value to the other tokens. Ignored in training mode. Default false.
+    /// </summary>
+    public bool SkipInactiveHeads { get; set; }
+
+    /// <summary>Builds the layer; weights get the ViT recipe (trunc normal std 0.02 on every linear weight, zero biases).</summary>
+    /// <exception cref="ArgumentException">An option or a combination of options is invalid (the message names it).</exception>
+    public MoHAttention(MoHAttentionOptions options) : base(nameof(MoHAttention))
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        int innerDim = options.Heads * options.ResolvedHeadDim;
+        qkv = Projections.Create(options.Linear, options.Dim, 3L * innerDim, options.QkvBias);
+        proj = Projections.Create(options.Linear, innerDim, options.Dim, options.ProjBias);
+        if (options.Routing == HeadRouting.Learned)
+        {
+            if (options.RoutedTopK > 0) wg = nn.Linear(options.Dim, options.RoutedHeads, hasBias: false);
+            if (options.RoutedTopK > 0 && options.SharedHeads > 0) wg_0 = nn.Linear(options.Dim, 2, hasBias: false);
+            if (options.SharedHeads > 1) wg_1 = nn.Linear(options.Dim, options.SharedHeads, hasBias: false);
+        }
+        RegisterComponents();
+        InitialiseLikeViT();
+    }
+
+    /// <inheritdoc />
+    public override MoHAttentionOutput forward(AttentionInput input)
+    {
+        CheckInput(input);
+        if (SkipInactiveHeads && !training && Options.HasRoutedHeads) return HeadSkipping.Forward(this, input);
+        var x = input.X;                                                        // [B, N, C]
+        long batch = x.shape[0], tokens = x.shape[1];
+        int heads = Options.Heads, headDim = Options.ResolvedHeadDim;
+
+        var qkvHeads = qkv.forward(x).view(batch, tokens, 3, heads, headDim).permute(2, 0, 3, 1, 4);  // [3, B, H, N, D]
+        Tensor q = qkvHeads[0], k = qkvHeads[1], v = qkvHeads[2];              // [B, H, N, D]
+
+        var (gates, balanceLoss) = Route(x, q, input.KeyPaddingMask);          // [B, N, H]
+        if (input.Rotary is { } rotary)
+        {
+            q = rotary.forward(q);
+            k = rotary.forward(k);
+        }
+
+        var headOutputs = AttendAllHeads(q, k, v, gates, input.KeyPaddingMask);   // [B, N, H*D]
+        var y = F.dropout(proj.forward(headOutputs), Options.ProjDropout, training);   // [B, N, C]
+        return new MoHAttentionOutput(y, balanceLoss, gates);
+    }
+
+    /// <summary>Every head for every token, then the gates: the official code's computation. Returns [B, N, H*D].</summary>
+    private Tensor AttendAllHeads(Tensor q, Tensor k, Tensor v, Tensor gates, Tensor? keyPadding)
+    {
+        long batch = q.shape[0], tokens = q.shape[2];
+        var mask = AttentionMasks.ForAllQueries(keyPadding, Options.Causal);
+        var o = F.scaled_dot_product_attention(q, k, v, mask, training ? Options.AttentionDropout : 0.0,
+            is_casual: Options.Causal && mask is null).transpose(1, 2);        // [B, N, H, D]
+        if (Options.Routing != HeadRouting.Dense) o = o * gates.unsqueeze(-1);
+        return o.reshape(batch, tokens, -1);
+    }
+
+    /// <summary>Gates [B, N, H] and, in training with routed heads, the balance loss.</summary>
+    /// <param name="x">The layer input [B, N, C] (what learned routers read).</param>
+    /// <param name="q">Pre-rotary queries [B, H, N, D]; read only by ParameterFree routing, may be null otherwise.</param>
+    /// <param name="keyPadding">[B, N] true for real tokens, or null.</param>
+    internal (Tensor Gates, Tensor? BalanceLoss) Route(Tensor x, Tensor? q, Tensor? keyPadding)
+    {
+        long batch = x.shape[0], tokens = x.shape[1];
+        var o = Options;
+        var values = o.Routing switch
+        {
+            HeadRouting.Dense => new HeadGateValues(ones(batch * tokens, o.Heads, x.dtype, x.device), null, null),
+            HeadRouting.Learned => HeadGates.Learned(x.reshape(batch * tokens, o.Dim), wg, wg_0, wg_1, o.SharedHeads, o.RoutedTopK),
+            // Norms of the pre-rotary queries (RoPE preserves norms anyway): [B, E, N] -> [T, E].
+            HeadRouting.ParameterFree => HeadGates.ParameterFree(q![.., o.SharedHeads..].norm(-1).transpose(1, 2).reshape(batch * tokens, o.RoutedHeads),
+                    o.SharedHeads, o.RoutedTopK),
+            _ => throw new InvalidOperationException($"Unknown routing {o.Routing}."),
+        };
+        Tensor? balanceLoss = training && values.Probabilities is not null
+            ? HeadGates.BalanceLoss(values.Probabilities, values.Selected!, keyPadding?.reshape(batch * tokens))
+            : null;
+        return (values.Gates.view(batch, tokens, o.Heads), balanceLoss);
+    }
+
+    private void CheckInput(AttentionInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var x = input.X ?? throw new ArgumentNullException(nameof(input), "AttentionInput.X is null.");
+        if (x.dim() != 3 || x.shape[2] != Options.Dim || !x.is_floating_point())
+            throw new ArgumentException(
+                $"AttentionInput.X must be a floating-point [B, N, {Options.Dim}] tensor; got {x.dtype} [{string.Join(", ", x.shape)}].", nameof(input));
+        if (input.KeyPaddingMask is { } mask &&
+            (mask.dtype != ScalarType.Bool || mask.dim() != 2 || mask.shape[0] != x.shape[0] || mask.shape[1] != x.shape[1]))
+            throw new ArgumentException(
+                $"AttentionInput.KeyPaddingMask must be a bool [B, N] = [{x.shape[0]}, {x.shape[1]}] tensor; got {mask.dtype} [{string.Join(", ", mask.shape)}].",
+                nameof(input));
+        if (input.Rotary is { } rotary && (rotary.HeadDim != Options.ResolvedHeadDim || rotary.MaxLength < x.shape[1]))
+            throw new ArgumentException(
+                $"AttentionInput.Rotary covers head dim {rotary.HeadDim} and {rotary.MaxLength} positions; this layer needs head dim {Options.ResolvedHeadDim} and {x.shape[1]} positions.",
+                nameof(input));
+    }
+
+    /// <summary>timm ViT / TransNeXt init: trunc_normal(std 0.02) on every linear weight (routers included), zero biases.</summary>
+    private void InitialiseLikeViT()
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, parameter) in named_parameters())
+        {
+            if (name.EndsWith("weight", StringComparison.Ordinal)) nn.init.trunc_normal_(parameter, std: 0.02);
+            else parameter.zero_();
+        }
+    }
+}
