@@ -5,13 +5,17 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.MixtureHeads.Layers;
 
 /// <summary>
-/// BitNet b1.58 linear layer (no bias): weights quantised to {-1, 0, +1} x mean|W| (absmean, per tensor),
+/// BitNet b1.58 linear layer (no bias): weights quantised to {-1, 0, +1} x mean|W| (absmean, per matrix),
 /// activations to 8 bits per token (absmax), trained through a straight-through estimator on latent fp32 weights.
 /// </summary>
-/// <remarks>specs/mhmoe.md section 4 and its pinned decisions: clamp 1e-5 on both scales, activations to
-/// [-128, 127], round half to even, optional RMSNorm inside (off by default, as in the MH-MoE code).</remarks>
+/// <remarks>specs/mhmoe.md section 4 and its pinned decisions. The quantisers are written exactly as the BitNet
+/// FAQ code: <c>s = 1 / clamp(mean|W|, 1e-5)</c>, <c>round(W s).clamp(-1, 1) / s</c> and
+/// <c>s = 127 / clamp(max|x|, 1e-5)</c>, <c>round(x s).clamp(-128, 127) / s</c>, round half to even (torch.round).
+/// The optional RMSNorm inside (eps 1e-6, learned gain) is off by default, as in the MH-MoE code.</remarks>
 public sealed class BitLinear : nn.Module<Tensor, Tensor>
 {
+    private const double ScaleFloor = 1e-5;
+
     /// <summary>Latent full-precision weights. Shape [out, in].</summary>
     public readonly Parameter weight;
 
@@ -19,8 +23,13 @@ public sealed class BitLinear : nn.Module<Tensor, Tensor>
     public readonly RMSNorm? norm;
 
     /// <summary>Creates a BitLinear from <paramref name="inFeatures"/> to <paramref name="outFeatures"/>.</summary>
+    /// <param name="inFeatures">Input features (last dimension of the input).</param>
+    /// <param name="outFeatures">Output features.</param>
+    /// <param name="innerNorm">Whether an RMSNorm normalises the input before activation quantisation.</param>
     public BitLinear(long inFeatures, long outFeatures, bool innerNorm = false) : base(nameof(BitLinear))
     {
+        if (inFeatures < 1) throw new ArgumentException($"inFeatures must be at least 1, got {inFeatures}.", nameof(inFeatures));
+        if (outFeatures < 1) throw new ArgumentException($"outFeatures must be at least 1, got {outFeatures}.", nameof(outFeatures));
         weight = new Parameter(empty(outFeatures, inFeatures));
         nn.init.kaiming_uniform_(weight, a: Math.Sqrt(5));
         if (innerNorm) norm = new RMSNorm(inFeatures, eps: 1e-6);
@@ -31,23 +40,30 @@ public sealed class BitLinear : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         // x: [..., in] -> [..., out]
+        long inFeatures = weight.shape[1];
+        if (x.dim() < 1 || x.shape[^1] != inFeatures)
+            throw new ArgumentException($"BitLinear expects input [..., {inFeatures}], got [{string.Join(", ", x.shape)}].", nameof(x));
         if (norm is not null) x = norm.forward(x);
-        var xq = x + (QuantizeActivations(x) - x).detach();      // straight-through: forward quantised, gradient identity
-        var wq = weight + (QuantizeWeights(weight) - weight).detach();
-        return nn.functional.linear(xq, wq);
+        return nn.functional.linear(StraightThrough(x, QuantizeActivations), StraightThrough(weight, QuantizeWeights));
     }
 
-    /// <summary>Ternary weights: round(W / mean|W|) clamped to [-1, 1], scaled back by mean|W|.</summary>
+    /// <summary>
+    /// Ternary weights: round(W / mean|W|) clamped to [-1, 1], scaled back by mean|W|. The mean is taken over the
+    /// last two dimensions, so a stack of matrices [..., out, in] is quantised matrix by matrix.
+    /// </summary>
     public static Tensor QuantizeWeights(Tensor w)
     {
-        var scale = w.abs().mean().clamp_min(1e-5);
-        return (w / scale).round().clamp(-1, 1) * scale;
+        var scale = 1.0 / w.abs().mean([-2, -1], keepdim: true).clamp_min(ScaleFloor);
+        return (w * scale).round().clamp(-1, 1) / scale;
     }
 
-    /// <summary>8-bit activations per token: round(x * 127 / max|x|) clamped to [-128, 127], scaled back.</summary>
+    /// <summary>8-bit activations per token (last dimension): round(x * 127 / max|x|) clamped to [-128, 127], scaled back.</summary>
     public static Tensor QuantizeActivations(Tensor x)
     {
-        var scale = 127.0 / x.abs().amax([-1], keepdim: true).clamp_min(1e-5);
+        var scale = 127.0 / x.abs().amax([-1], keepdim: true).clamp_min(ScaleFloor);
         return (x * scale).round().clamp(-128, 127) / scale;
     }
+
+    /// <summary>Forward value <paramref name="quantize"/>(x), gradient identity (the straight-through estimator).</summary>
+    internal static Tensor StraightThrough(Tensor x, Func<Tensor, Tensor> quantize) => x + (quantize(x) - x).detach();
 }
