@@ -81,6 +81,7 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
         if (!x.is_floating_point())
             throw new ArgumentException($"MultiHeadMoE expects a floating-point input, got {x.dtype}.", nameof(x));
         long tokens = x.numel() / d, subTokens = tokens * h;
+        if (tokens == 0) throw new ArgumentException($"MultiHeadMoE needs at least one token, got [{string.Join(", ", x.shape)}].", nameof(x));
 
         var tokenRows = x.reshape(tokens, d);                                             // [N, d]
         if (multi_heads is not null) tokenRows = multi_heads.forward(tokenRows);
@@ -92,7 +93,7 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
         if (Options.RenormalizeTopK) gates = gates / gates.sum(-1, keepdim: true).clamp_min(finfo(float32).eps);
 
         var plan = DispatchPlan.Create(choices.t().contiguous().cpu().data<long>().ToArray(),
-            checked((int)Options.Experts), subTokens, Capacity(subTokens));
+            checked((int)Options.Experts), subTokens, k, Capacity(subTokens), 3 * subDim * Options.ExpertHidden);
         var expertRows = RunExperts(sub, plan);                                           // [k * S, d/h], choice-major
         var combined = (expertRows.view(k, subTokens, subDim) * gates.t().unsqueeze(-1).to(x.dtype)).sum(dim: 0);   // [S, d/h]
 
@@ -109,22 +110,19 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
     /// <summary>Every routed assignment through its expert: [k * S, d/h] choice-major, zero rows where dropped.</summary>
     private Tensor RunExperts(Tensor sub, DispatchPlan plan)
     {
-        long subTokens = sub.shape[0], subDim = sub.shape[1], assignments = plan.SlotOfAssignment.LongLength;
-        var device = sub.device;
-        var copies = sub.unsqueeze(0).expand(Options.TopK, subTokens, subDim).reshape(assignments, subDim);   // [A, d/h]
-        var buffer = zeros(plan.BufferRows + plan.Dropped, subDim, sub.dtype, device)
-            .index_copy(0, tensor(plan.SlotOfAssignment, device: device), copies)
-            .narrow(0, 0, plan.BufferRows);                                                // [R, d/h], experts contiguous
-        var outputs = plan.Groups.Select(group =>
+        long subDim = sub.shape[1];
+        var indices = ExpertRowIndices.Of(plan, sub.device);
+        var buffer = DispatchRows.Apply(sub, indices);                                   // [R, d/h], experts contiguous
+        // One split, not a narrow per group: each narrow's backward would write a zero-filled copy of the whole buffer.
+        var groupRows = plan.Groups.Count > 0 ? buffer.split(plan.Groups.Select(g => g.BufferRows).ToArray()) : [];
+        var outputs = plan.Groups.Select((group, i) =>
         {
-            var rows = buffer.narrow(0, group.Offset, group.BufferRows).view(group.Experts.Length, group.Capacity, subDim);
+            var rows = groupRows[i].view(group.Experts.Length, group.Capacity, subDim);
             ExpertGroupComputed?.Invoke(group, rows.shape);
             return SwiGLU.ForwardStacked(group.Experts.Select(e => experts[e]).ToList(), rows).reshape(group.BufferRows, subDim);
         }).ToList();
         var bufferOut = outputs.Count switch { 0 => buffer, 1 => outputs[0], _ => cat(outputs, 0) };   // [R, d/h]
-        return zeros(assignments + plan.Padding, subDim, sub.dtype, device)
-            .index_copy(0, tensor(plan.AssignmentOfSlot, device: device), bufferOut)
-            .narrow(0, 0, assignments);                                                    // [A, d/h]
+        return CombineRows.Apply(bufferOut, indices);                                    // [A, d/h]
     }
 
     /// <summary>
@@ -155,7 +153,7 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
 
     private static Tensor ExpertLoad(DispatchPlan plan, Device device)
     {
-        double assignments = Math.Max(1, plan.SlotOfAssignment.LongLength);
+        double assignments = plan.SlotOfAssignment.LongLength;
         return tensor(plan.RoutedCounts.Select(c => (float)(c / assignments)).ToArray(), device: device);
     }
 }

@@ -67,6 +67,8 @@ public sealed class SwiGLU : nn.Module<Tensor, Tensor>
     /// <returns>[n, rows, dim].</returns>
     internal static Tensor ForwardStacked(IReadOnlyList<SwiGLU> experts, Tensor x)
     {
+        // Stacking the weights per call costs one copy of them; separate fc1 and fc3 bmms measured faster than one
+        // fused bmm over [fc1; fc3] (whose chunk backward adds a cat).
         Tensor Stack(Func<SwiGLU, nn.Module<Tensor, Tensor>> projection) =>
             stack(experts.Select(e => (Tensor)Projections.WeightOf(projection(e))).ToList());
         Tensor w1 = Stack(e => e.fc1), w3 = Stack(e => e.fc3);          // [n, hidden, dim]
