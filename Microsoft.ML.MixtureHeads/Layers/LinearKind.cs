@@ -24,4 +24,12 @@ public static class Projections
         LinearKind.BitLinear => new BitLinear(inFeatures, outFeatures),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown linear kind."),
     };
+
+    /// <summary>The [out, in] weight of a projection made by <see cref="Create"/>.</summary>
+    internal static Parameter WeightOf(nn.Module<Tensor, Tensor> projection) => projection switch
+    {
+        Linear linear => linear.weight,
+        BitLinear bit => bit.weight,
+        _ => throw new ArgumentException($"{projection.GetType().Name} is not a projection made by Projections.Create.", nameof(projection)),
+    };
 }

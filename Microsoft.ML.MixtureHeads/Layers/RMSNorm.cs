@@ -16,6 +16,8 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
     /// <summary>Creates the norm over a last dimension of size <paramref name="dim"/>.</summary>
     public RMSNorm(long dim, double eps = 1e-6) : base(nameof(RMSNorm))
     {
+        if (dim < 1) throw new ArgumentException($"dim must be at least 1, got {dim}.", nameof(dim));
+        if (!(eps >= 0)) throw new ArgumentException($"eps must be non-negative, got {eps}.", nameof(eps));
         _eps = eps;
         weight = new Parameter(ones(dim));
         RegisterComponents();
@@ -25,6 +27,8 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         // x: [..., dim]
+        if (x.dim() < 1 || x.shape[^1] != weight.shape[0])
+            throw new ArgumentException($"RMSNorm expects input [..., {weight.shape[0]}], got [{string.Join(", ", x.shape)}].", nameof(x));
         return x * rsqrt(x.pow(2).mean([-1], keepdim: true) + _eps) * weight;
     }
 
