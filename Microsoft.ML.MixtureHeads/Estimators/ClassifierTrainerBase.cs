@@ -29,7 +29,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
     private readonly IHostEnvironment _environment;
 
     /// <summary>The options this trainer fits with.</summary>
-    public TOptions Options { get; }
+    public TOptions TrainerOptions { get; }
 
     /// <summary>Builds the standard ML.NET stages of the fitted model (set in <see cref="Fit"/>, seeded).</summary>
     private protected MLContext StageContext { get; private set; } = new(seed: 0);
@@ -37,7 +37,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
     private protected ClassifierTrainerBase(IHostEnvironment environment, TOptions options)
     {
         _environment = environment ?? throw new ArgumentNullException(nameof(environment));
-        Options = options ?? throw new ArgumentNullException(nameof(options));
+        TrainerOptions = options ?? throw new ArgumentNullException(nameof(options));
         CheckOptions(options);
     }
 
@@ -66,7 +66,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
     public TTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var options = Options;
+        var options = TrainerOptions;
         var labelColumn = LabelColumn.Check(input.Schema, options.LabelColumnName);
         var classNames = LabelColumn.ClassNames(labelColumn);
 
@@ -91,8 +91,9 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
             network.to(CPU);
             byte[] onnx = ExportedModel.Export(network, classNames, networkInput.InputColumn, options.ScoreColumnName, PredictedLabelMapping.IndexColumn);
             var columns = new ScoringColumns(networkInput.InputColumn, options.ScoreColumnName, options.PredictedLabelColumnName, classNames);
-            var chain = ScoringChain.Build(StageContext, input, preprocessing, onnx, columns, networkInput.TemporaryColumns);
-            return CreateTransformer(new FittedClassifier(chain, preprocessing, networkInput.BatchInput, onnx, columns, network, summary));
+            string onnxFile = TemporaryModelFiles.Write(onnx);
+            var chain = ScoringChain.Build(StageContext, input, preprocessing, onnxFile, columns, networkInput.TemporaryColumns);
+            return CreateTransformer(new FittedClassifier(chain, preprocessing, networkInput.BatchInput, onnx, onnxFile, columns, network, summary));
         }
         catch
         {
@@ -105,22 +106,23 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         }
     }
 
-    /// <summary>The input schema plus <c>Score</c> (vector of Single) and <c>PredictedLabel</c> (key), after checking the input columns.</summary>
+    /// <summary>The input schema plus <c>Score</c> (vector of Single, one per class) and <c>PredictedLabel</c> (the label's key type), after checking the input columns.</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        var label = inputSchema.FirstOrDefault(c => c.Name == Options.LabelColumnName);
+        var options = TrainerOptions;
+        var label = inputSchema.FirstOrDefault(c => c.Name == options.LabelColumnName);
         if (label.Name is null)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{Options.LabelColumnName}' not found.");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{options.LabelColumnName}' not found.");
         if (!label.IsKey)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{Options.LabelColumnName}' must be a key type; use MapValueToKey(\"{Options.LabelColumnName}\").");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{options.LabelColumnName}' must be a key type; use MapValueToKey(\"{options.LabelColumnName}\").");
         CheckInputColumn(inputSchema);
 
-        var added = new DataViewSchema.Builder();
-        added.AddColumn(Options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single));
-        added.AddColumn(Options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), 2));
-        var addedShape = SchemaShape.Create(added.ToSchema());
-        var names = addedShape.Select(c => c.Name).ToHashSet();
-        return new SchemaShape(inputSchema.Where(c => !names.Contains(c.Name)).Concat(addedShape));
+        // SchemaShape.Column cannot be built outside ML.NET; two standard estimators produce exactly our two columns'
+        // shapes: a copy of the label (the predicted key) and its one-hot vector (a float per class, like Score).
+        var shapes = new MLContext();
+        return shapes.Transforms.CopyColumns(options.PredictedLabelColumnName, options.LabelColumnName)
+            .Append(shapes.Transforms.Conversion.MapKeyToVector(options.ScoreColumnName, options.LabelColumnName))
+            .GetOutputSchema(inputSchema);
     }
 
     private TrainingTensors ReadTensors(IDataView data, ITransformer? preprocessing, NetworkInput networkInput, string labelColumnName)
@@ -135,16 +137,16 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
 
     private (TrainingTensors Train, TrainingTensors? Validation) SplitValidation(TrainingTensors all, ITransformer? preprocessing, NetworkInput networkInput, int seed)
     {
-        if (Options.ValidationSet is { } validationSet)
+        if (TrainerOptions.ValidationSet is { } validationSet)
         {
-            LabelColumn.Check(validationSet.Schema, Options.LabelColumnName);
-            return (all, ReadTensors(validationSet, preprocessing, networkInput, Options.LabelColumnName));
+            LabelColumn.Check(validationSet.Schema, TrainerOptions.LabelColumnName);
+            return (all, ReadTensors(validationSet, preprocessing, networkInput, TrainerOptions.LabelColumnName));
         }
-        if (Options.ValidationFraction <= 0) return (all, null);
+        if (TrainerOptions.ValidationFraction <= 0) return (all, null);
 
-        long held = (long)Math.Round(all.Count * Options.ValidationFraction);
+        long held = (long)Math.Round(all.Count * TrainerOptions.ValidationFraction);
         if (held < 1 || held >= all.Count)
-            throw new ArgumentException($"ValidationFraction {Options.ValidationFraction} of {all.Count} rows leaves no training or no validation rows.", nameof(Options.ValidationFraction));
+            throw new ArgumentException($"ValidationFraction {TrainerOptions.ValidationFraction} of {all.Count} rows leaves no training or no validation rows.", nameof(TrainerOptions));
         using var generator = new Generator((ulong)seed + 1);
         using var order = randperm(all.Count, generator: generator);
         using var validationRows = order.narrow(0, 0, held);

@@ -12,6 +12,7 @@ internal sealed record FittedClassifier(
     ITransformer? Preprocessing,
     Func<IBatchInput> BatchInput,
     byte[] OnnxModel,
+    string OnnxModelFile,
     ScoringColumns Columns,
     ClassifierNetwork Network,
     TrainingSummary Summary);
@@ -54,13 +55,13 @@ public abstract class MixtureHeadsClassificationTransformer : ITransformer, IDis
     public MixtureHeadsCheckpoint ToCheckpoint() => MixtureHeadsCheckpoint.FromOnnx(_fitted.OnnxModel);
 
     /// <inheritdoc />
-    public bool IsRowToRowMapper => _fitted.Chain.IsRowToRowMapper;
+    public bool IsRowToRowMapper => ((ITransformer)_fitted.Chain).IsRowToRowMapper;
 
     /// <inheritdoc />
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _fitted.Chain.GetOutputSchema(inputSchema);
 
     /// <inheritdoc />
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => _fitted.Chain.GetRowToRowMapper(inputSchema);
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)_fitted.Chain).GetRowToRowMapper(inputSchema);
 
     /// <summary>Adds the score and predicted-label columns, scoring <see cref="ScoringBatchSize"/> rows per call.</summary>
     public IDataView Transform(IDataView input)
@@ -81,6 +82,7 @@ public abstract class MixtureHeadsClassificationTransformer : ITransformer, IDis
         _disposed = true;
         if (_session.IsValueCreated) _session.Value.Dispose();
         foreach (var stage in _fitted.Chain.OfType<IDisposable>()) stage.Dispose();
+        TemporaryModelFiles.Delete(_fitted.OnnxModelFile);
         _fitted.Network.Dispose();
         GC.SuppressFinalize(this);
     }

@@ -54,32 +54,32 @@ public sealed class MoHImageClassificationTrainer
     private protected override string ComponentName => "MoHImageClassification";
 
     private protected override Func<Tensor, Generator, Tensor>? Augmentation =>
-        Options.CropPadding == 0 && !Options.HorizontalFlip ? null : new ImageAugmentation(Options.CropPadding, Options.HorizontalFlip).Apply;
+        TrainerOptions.CropPadding == 0 && !TrainerOptions.HorizontalFlip ? null : new ImageAugmentation(TrainerOptions.CropPadding, TrainerOptions.HorizontalFlip).Apply;
 
     /// <summary>The architecture for this data: the initial model's, the custom one or the registered one, sized to the data.</summary>
     private VisionTransformerConfig ResolveConfig(DataViewSchema schema, int classes)
     {
-        if (Options.InitialModel is { } initial)
+        if (TrainerOptions.InitialModel is { } initial)
         {
             if (initial.Kind != MoHVisionTransformer.KindName)
                 throw new ArgumentException($"InitialModel is a '{initial.Kind}' model, not an image classifier.", nameof(Options.InitialModel));
             return ModelJson.Deserialize<VisionTransformerConfig>(initial.ConfigJson, nameof(Options.InitialModel));
         }
-        var config = (Options.Model ?? ModelRegistry.VisionTransformer(Options.Architecture)) with { Classes = classes };
+        var config = (TrainerOptions.Model ?? ModelRegistry.VisionTransformer(TrainerOptions.Architecture)) with { Classes = classes };
         var column = ImageColumn(schema);
         var fromVector = ImageInput.ShapeOfPixelVector(column.Type);
         if (fromVector is not null && fromVector.Height != fromVector.Width)
             throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{column.Name}' holds {fromVector.Height}x{fromVector.Width} images; the vision transformer takes square images.");
         return config with
         {
-            ImageSize = Options.ImageSize ?? fromVector?.Height ?? config.ImageSize,
-            Channels = Options.ImageChannels ?? fromVector?.Channels ?? config.Channels,
+            ImageSize = TrainerOptions.ImageSize ?? fromVector?.Height ?? config.ImageSize,
+            Channels = TrainerOptions.ImageChannels ?? fromVector?.Channels ?? config.Channels,
         };
     }
 
     private DataViewSchema.Column ImageColumn(DataViewSchema schema) =>
-        schema.GetColumnOrNull(Options.ImageColumnName)
-        ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{Options.ImageColumnName}' not found in the data (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
+        schema.GetColumnOrNull(TrainerOptions.ImageColumnName)
+        ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{TrainerOptions.ImageColumnName}' not found in the data (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
 
     private protected override NetworkInput PrepareInput(DataViewSchema schema)
     {
@@ -111,7 +111,7 @@ public sealed class MoHImageClassificationTrainer
     }
     private protected override ClassifierNetwork CreateNetwork(IReadOnlyList<string> classNames, DataViewSchema schema)
     {
-        if (Options.InitialModel is { } initial)
+        if (TrainerOptions.InitialModel is { } initial)
         {
             if (!initial.ClassNames.SequenceEqual(classNames))
                 throw new ArgumentException($"InitialModel was trained on classes [{string.Join(", ", initial.ClassNames)}]; the label column has [{string.Join(", ", classNames)}].", nameof(Options.InitialModel));
@@ -122,8 +122,8 @@ public sealed class MoHImageClassificationTrainer
 
     private protected override void CheckInputColumn(SchemaShape inputSchema)
     {
-        var image = inputSchema.FirstOrDefault(c => c.Name == Options.ImageColumnName);
-        if (image.Name is null) throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{Options.ImageColumnName}' not found.");
+        var image = inputSchema.FirstOrDefault(c => c.Name == TrainerOptions.ImageColumnName);
+        if (image.Name is null) throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Image column '{TrainerOptions.ImageColumnName}' not found.");
     }
 
     private protected override MoHImageClassificationTransformer CreateTransformer(FittedClassifier fitted) => new(fitted);

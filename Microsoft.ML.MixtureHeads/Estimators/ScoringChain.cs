@@ -16,8 +16,10 @@ internal sealed record ScoringColumns(string InputColumn, string ScoreColumn, st
 /// </summary>
 internal static class ScoringChain
 {
+    /// <param name="onnxModelFile">The exported graph on disk (see <see cref="Persistence.TemporaryModelFiles"/>); it must
+    /// exist while the chain lives, since ML.NET reads it again when the model is saved.</param>
     public static TransformerChain<ITransformer> Build(MLContext mlContext, IDataView input, ITransformer? preprocessing,
-        byte[] onnxModel, ScoringColumns columns, IReadOnlyList<string> temporaryColumns)
+        string onnxModelFile, ScoringColumns columns, IReadOnlyList<string> temporaryColumns)
     {
         var stages = new List<ITransformer>();
         IDataView data = input;
@@ -27,8 +29,7 @@ internal static class ScoringChain
             data = preprocessing.Transform(data);
         }
 
-        using var model = new MemoryStream(onnxModel, writable: false);
-        var onnx = mlContext.Transforms.ApplyOnnxModel([columns.ScoreColumn, PredictedLabelMapping.IndexColumn], [columns.InputColumn], model).Fit(data);
+        var onnx = mlContext.Transforms.ApplyOnnxModel([columns.ScoreColumn, PredictedLabelMapping.IndexColumn], [columns.InputColumn], onnxModelFile).Fit(data);
         stages.Add(onnx);
         data = onnx.Transform(data);
 

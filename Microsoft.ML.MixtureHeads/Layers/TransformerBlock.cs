@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -98,4 +99,35 @@ public sealed class TransformerBlock : nn.Module<AttentionInput, BlockOutput>
         }
         return new BlockOutput(x, attention.BalanceLoss, expertLoss, attention.Gates);
     }
+
+    /// <summary>Emits the block for inference; <paramref name="prefix"/> is its state-dict path (e.g. "blocks.0").</summary>
+    /// <param name="graph">The graph being built.</param>
+    /// <param name="x">Hidden states [B, N, C].</param>
+    /// <param name="prefix">State-dict path of this block.</param>
+    /// <param name="keyPaddingMask">Optional bool [B, N], true = real token.</param>
+    /// <param name="rotary">Optional rotary embedding applied to queries and keys.</param>
+    /// <returns>The new hidden states [B, N, C].</returns>
+    public string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix, string? keyPaddingMask = null, RotaryEmbedding? rotary = null)
+    {
+        string Name(string child) => OnnxGraphBuilder.ParameterName(prefix, child);
+        string attention = attn.EmitOnnx(graph, EmitNorm(graph, norm1, x, Name("norm1")), Name("attn"), keyPaddingMask, rotary);
+        x = graph.Add(x, attention);
+        string h = EmitNorm(graph, norm2, x, Name("norm2"));
+        string ffn = moe is not null ? moe.EmitOnnx(graph, h, Name("moe")) : EmitDense(graph, mlp!, h, Name("mlp"));
+        return graph.Add(x, ffn);
+    }
+
+    private static string EmitNorm(OnnxGraphBuilder graph, nn.Module<Tensor, Tensor> norm, string x, string prefix) => norm switch
+    {
+        LayerNorm layerNorm => graph.LayerNorm(layerNorm, x, prefix),
+        RMSNorm rmsNorm => rmsNorm.EmitOnnx(graph, x, prefix),
+        _ => throw new NotSupportedException($"No ONNX emission for norm {norm.GetType().Name}."),
+    };
+
+    private static string EmitDense(OnnxGraphBuilder graph, nn.Module<Tensor, Tensor> mlp, string x, string prefix) => mlp switch
+    {
+        GeluMlp gelu => gelu.EmitOnnx(graph, x, prefix),
+        SwiGLU swiglu => swiglu.EmitOnnx(graph, x, prefix),
+        _ => throw new NotSupportedException($"No ONNX emission for feed-forward {mlp.GetType().Name}."),
+    };
 }

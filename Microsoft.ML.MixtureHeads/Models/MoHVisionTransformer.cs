@@ -56,7 +56,7 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
         Config = config;
         int tokens = config.PatchesPerSide * config.PatchesPerSide + (config.Pooling == ImagePooling.ClassToken ? 1 : 0);
 
-        patch_embed = new PatchEmbedding(config.ImageSize, config.PatchSize, config.Channels, config.Dim);
+        patch_embed = new PatchEmbedding(config.Channels, config.Dim, config.PatchSize);
         if (config.Pooling == ImagePooling.ClassToken) cls_token = new Parameter(zeros(1, 1, config.Dim));
         pos_embed = new Parameter(zeros(1, tokens, config.Dim));
         var blockOptions = new TransformerBlockOptions
