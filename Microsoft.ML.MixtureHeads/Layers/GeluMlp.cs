@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -39,4 +40,9 @@ public sealed class GeluMlp : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"GeluMlp expects input [..., {Dim}], got [{string.Join(", ", x.shape)}].", nameof(x));
         return fc2.forward(F.gelu(fc1.forward(x)));
     }
+
+    /// <summary>Emits <c>fc2(gelu(fc1(x)))</c>; <paramref name="prefix"/> is this module's state-dict path.</summary>
+    public string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix) =>
+        Projections.EmitOnnx(graph, fc2, graph.Gelu(Projections.EmitOnnx(graph, fc1, x, OnnxGraphBuilder.ParameterName(prefix, "fc1"))),
+            OnnxGraphBuilder.ParameterName(prefix, "fc2"));
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -31,5 +32,14 @@ public static class Projections
         Linear linear => linear.weight,
         BitLinear bit => bit.weight,
         _ => throw new ArgumentException($"{projection.GetType().Name} is not a projection made by Projections.Create.", nameof(projection)),
+    };
+
+    /// <summary>Emits a projection made by <see cref="Create"/> (a dense <c>nn.Linear</c> or a <see cref="BitLinear"/>).</summary>
+    /// <returns>The output value name [..., out].</returns>
+    public static string EmitOnnx(OnnxGraphBuilder graph, nn.Module<Tensor, Tensor> projection, string input, string prefix) => projection switch
+    {
+        Linear linear => graph.Linear(linear, input, prefix),
+        BitLinear bitLinear => bitLinear.EmitOnnx(graph, input, prefix),
+        _ => throw new NotSupportedException($"No ONNX emission for projection {projection.GetType().Name}."),
     };
 }

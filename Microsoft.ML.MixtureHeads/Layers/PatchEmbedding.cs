@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -39,5 +40,12 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
                 $"PatchEmbedding expects [B, {InChannels}, H, W] with H and W multiples of {PatchSize}; got [{string.Join(", ", images.shape)}].",
                 nameof(images));
         return proj.forward(images).flatten(2).transpose(1, 2); // [B, dim, H/p, W/p] -> [B, N, dim]
+    }
+
+    /// <summary>Emits the patch embedding: Conv, then [B, dim, H/p, W/p] -> [B, N, dim].</summary>
+    public string EmitOnnx(OnnxGraphBuilder graph, string images, string prefix)
+    {
+        string patches = graph.Conv2d(proj, images, OnnxGraphBuilder.ParameterName(prefix, "proj"));   // [B, dim, H/p, W/p]
+        return graph.Transpose(graph.Reshape(patches, 0, proj.weight.shape[0], -1), 0, 2, 1);        // [B, N, dim]
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -85,5 +86,13 @@ public sealed class SwiGLU : nn.Module<Tensor, Tensor>
         var hidden = bmm(x, w1.transpose(1, 2)) * F.silu(bmm(x, w3.transpose(1, 2)));   // [n, rows, hidden]
         if (bit) hidden = BitLinear.StraightThrough(hidden, BitLinear.QuantizeActivations);
         return bmm(hidden, w2.transpose(1, 2));                                          // [n, rows, dim]
+    }
+
+    /// <summary>Emits <c>fc2(fc1(x) * silu(fc3(x)))</c>; <paramref name="prefix"/> is this module's state-dict path.</summary>
+    public string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix)
+    {
+        string Name(string child) => OnnxGraphBuilder.ParameterName(prefix, child);
+        string gated = graph.Mul(Projections.EmitOnnx(graph, fc1, x, Name("fc1")), graph.Silu(Projections.EmitOnnx(graph, fc3, x, Name("fc3"))));
+        return Projections.EmitOnnx(graph, fc2, gated, Name("fc2"));
     }
 }
