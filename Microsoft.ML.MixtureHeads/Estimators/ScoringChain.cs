@@ -16,8 +16,14 @@ internal sealed record ScoringColumns(string InputColumn, string ScoreColumn, st
 /// </summary>
 internal static class ScoringChain
 {
+    /// <summary>Fits the chain on <paramref name="input"/>'s schema.</summary>
+    /// <param name="mlContext">Context that builds the stages.</param>
+    /// <param name="input">Data with the user's columns (only its schema is used to fit).</param>
+    /// <param name="preprocessing">Fitted stages that produce the network input, or null.</param>
     /// <param name="onnxModelFile">The exported graph on disk (see <see cref="Persistence.TemporaryModelFiles"/>); it must
     /// exist while the chain lives, since ML.NET reads it again when the model is saved.</param>
+    /// <param name="columns">Input and output columns and the class names.</param>
+    /// <param name="temporaryColumns">Columns the pre-processing adds, dropped at the end.</param>
     public static TransformerChain<ITransformer> Build(MLContext mlContext, IDataView input, ITransformer? preprocessing,
         string onnxModelFile, ScoringColumns columns, IReadOnlyList<string> temporaryColumns)
     {

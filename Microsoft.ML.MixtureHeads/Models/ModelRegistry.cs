@@ -22,7 +22,9 @@ public static class ModelRegistry
             SharedHeads = 2,
             RoutedTopK = 4,
             FeedForward = FeedForwardKind.MultiHeadMoE,
-            MoE = MoEPresets.MultiHead(dim: Tiny.Dim, dMoe: (long)(Tiny.Dim * Tiny.MlpRatio), heads: 2, experts: 4),
+            // h = 2 sub-tokens of 64, top-2 of 8 SwiGLU experts of 96: head + merge 2d^2 plus 2 x 3 x 64 x 96 multiply-adds
+            // per token, about the dense MLP's 2 x d x 2d (the 2411 parity rule needs d divisible by 3).
+            MoE = new MultiHeadMoEOptions { Dim = Tiny.Dim, Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 96 },
         },
         ["moh_vit_small_100"] = Small with { Routing = HeadRouting.Dense, SharedHeads = 0, RoutedTopK = 0 },
         ["moh_vit_small_75"] = Small with { SharedHeads = 3, RoutedTopK = 6 },

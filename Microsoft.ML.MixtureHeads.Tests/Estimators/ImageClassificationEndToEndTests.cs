@@ -1,0 +1,138 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Tests.Infrastructure;
+using Microsoft.ML.MixtureHeads.Tests.Parity;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.MixtureHeads.Tests.Estimators;
+
+/// <summary>
+/// The product path end to end on real images: PNG folder -> LoadRawImageBytes / LoadImages -> MapValueToKey -> our
+/// trainer; evaluate with ML.NET; save; load in other processes that call nothing of ours and predict the same.
+/// </summary>
+public sealed class ImageClassificationEndToEndTests(ImageFolderFixture fixture) : IClassFixture<ImageFolderFixture>
+{
+    /// <summary>Loads a saved .zip and writes every test row's scores (float32, row-major) and predicted class names.</summary>
+    private const string ScoringProgram = """
+        using Microsoft.ML;
+        var ml = new MLContext();
+        using var model = (Microsoft.ML.Data.TransformerChain<ITransformer>)ml.Model.Load(args[0], out _);
+        var rows = File.ReadAllLines(args[1]).Select(l => l.Split('\t')).Select(p => new ImageFile { ImagePath = p[0], Label = p[1] });
+        var scored = model.Transform(ml.Data.LoadFromEnumerable(rows));
+        using (var writer = new BinaryWriter(File.Create(args[2])))
+            foreach (var score in scored.GetColumn<float[]>("Score")) foreach (var v in score) writer.Write(v);
+        var names = ml.Transforms.Conversion.MapKeyToValue("Name", "PredictedLabel").Fit(scored).Transform(scored);
+        Console.WriteLine(string.Join("|", names.GetColumn<string>("Name")));
+        public class ImageFile { public string ImagePath { get; set; } = ""; public string Label { get; set; } = ""; }
+        """;
+
+    private static readonly (string, string)[] StandardPackages =
+    [
+        ("Microsoft.ML", "5.0.1"), ("Microsoft.ML.ImageAnalytics", "5.0.1"), ("Microsoft.ML.OnnxTransformer", "5.0.1"), ("Microsoft.ML.OnnxRuntime", "1.31.1"),
+    ];
+
+    private IDataView TestData(MLContext ml) => ml.Data.LoadFromEnumerable(fixture.TestFiles);
+
+    [Fact]
+    public void Evaluation_with_the_ML_NET_evaluator_is_well_above_chance()
+    {
+        var ml = fixture.MLContext;
+        var metrics = ml.MulticlassClassification.Evaluate(fixture.BytesModel.Transform(TestData(ml)));
+        Assert.InRange(metrics.MicroAccuracy, 0.5, 1.0); // 10 balanced classes: chance is 0.1
+        Assert.Equal(10, metrics.ConfusionMatrix.NumberOfClasses);
+        Assert.True(double.IsFinite(metrics.LogLoss));
+    }
+
+    [Fact]
+    public void Predicted_label_is_a_key_that_maps_back_to_the_class_names()
+    {
+        var ml = fixture.MLContext;
+        var scored = fixture.BytesModel.Transform(TestData(ml));
+        var key = Assert.IsType<KeyDataViewType>(scored.Schema["PredictedLabel"].Type);
+        Assert.Equal(10UL, key.Count);
+        Assert.Equal(scored.Schema["Label"].Type, key); // same key type as the label: predicted key k is label key k
+
+        var named = ml.Transforms.Conversion.MapKeyToValue("Name", "PredictedLabel").Fit(scored).Transform(scored);
+        var names = named.GetColumn<string>("Name").ToList();
+        var scores = scored.GetColumn<float[]>("Score").ToList();
+        var classes = FashionMnistData.ClassNames.Select((_, k) => FashionMnistData.FolderName(k)).ToHashSet();
+        var classNames = ImageFolderFixture.Trained(fixture.BytesModel).ClassNames;
+        for (int i = 0; i < names.Count; i++)
+        {
+            Assert.Contains(names[i], classes);
+            Assert.Equal(classNames[Array.IndexOf(scores[i], scores[i].Max())], names[i]);
+            Assert.Equal(1.0, scores[i].Sum(), 4);
+        }
+    }
+
+    [Fact]
+    public void Batched_transform_equals_the_saved_row_by_row_chain_and_the_prediction_engine()
+    {
+        var ml = fixture.MLContext;
+        var trained = ImageFolderFixture.Trained(fixture.BytesModel);
+        var batched = fixture.BytesModel.Transform(TestData(ml)).GetColumn<float[]>("Score").ToList();
+
+        using var loaded = (TransformerChain<ITransformer>)ml.Model.Load(fixture.BytesZip, out _);
+        var rowByRow = loaded.Transform(TestData(ml)).GetColumn<float[]>("Score").ToList();
+        Assert.Equal(ImageFolderFixture.TestImages, batched.Count);
+        for (int i = 0; i < batched.Count; i++)
+            for (int c = 0; c < 10; c++) Assert.Equal(rowByRow[i][c], batched[i][c], 1e-5f);
+
+        var engine = ml.Model.CreatePredictionEngine<ImageFile, ScoreRow>(fixture.BytesModel);
+        var first = engine.Predict(fixture.TestFiles[0]);
+        Assert.Equal(rowByRow[0], first.Score);
+        Assert.True(trained.ScoringBatchSize > 1);
+    }
+
+    [Fact]
+    public void A_child_process_that_calls_nothing_of_ours_predicts_bit_identically_and_matches_TorchSharp()
+    {
+        using var child = ChildProject.Create("bytes-scoring", ScoringProgram, [], ["Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj"]);
+        var (childScores, childNames) = ScoreInChild(child, fixture.BytesZip);
+
+        var inProcess = ScoreInProcess(fixture.BytesZip);
+        Assert.Equal(inProcess, childScores); // bit-identical: the same standard stages and ONNX graph
+
+        // and within 1e-4 of the TorchSharp network on the same pixels
+        var network = ImageFolderFixture.Trained(fixture.BytesModel).Network;
+        using var scope = NewDisposeScope();
+        var pixels = stack(Enumerable.Range(0, fixture.TestPixels.Count)
+            .Select(i => tensor(fixture.TestPixels.Pixels(i).ToArray().Select(p => (float)p).ToArray(), [1, 28, 28])).ToList());
+        using var noGrad = no_grad();
+        var reference = softmax(network.forward(pixels).Logits, 1);
+        ParityAssert.Close("child scores vs TorchSharp forward", reference, tensor(childScores).reshape(fixture.TestPixels.Count, 10), new Tolerance("1e-4", 0, 1e-4));
+        Assert.Equal(fixture.TestPixels.Count, childNames.Length);
+    }
+
+    [Fact]
+    public void A_child_process_with_only_standard_ML_NET_packages_runs_the_LoadImages_pipeline()
+    {
+        using var child = ChildProject.Create("standard-scoring", ScoringProgram, StandardPackages);
+        var (childScores, _) = ScoreInChild(child, fixture.ImagesZip);
+        Assert.Equal(ScoreInProcess(fixture.ImagesZip), childScores);
+        Assert.DoesNotContain("Microsoft.ML.MixtureHeads", File.ReadAllText(Path.Combine(child.Directory, "standard-scoring.csproj")));
+    }
+
+    private (float[] Scores, string[] Names) ScoreInChild(ChildProject child, string zip)
+    {
+        string rows = Path.Combine(child.Directory, "rows.tsv"), scores = Path.Combine(child.Directory, "scores.bin");
+        File.WriteAllLines(rows, fixture.TestFiles.Select(f => $"{f.ImagePath}\t{f.Label}"));
+        string output = child.Run(zip, rows, scores);
+        byte[] bytes = File.ReadAllBytes(scores);
+        var values = new float[bytes.Length / 4];
+        Buffer.BlockCopy(bytes, 0, values, 0, bytes.Length);
+        return (values, output.Trim().Split('|'));
+    }
+
+    private float[] ScoreInProcess(string zip)
+    {
+        var ml = new MLContext();
+        using var model = (TransformerChain<ITransformer>)ml.Model.Load(zip, out _);
+        return model.Transform(TestData(ml)).GetColumn<float[]>("Score").SelectMany(s => s).ToArray();
+    }
+
+    private sealed class ScoreRow
+    {
+        public float[] Score { get; set; } = [];
+    }
+}
