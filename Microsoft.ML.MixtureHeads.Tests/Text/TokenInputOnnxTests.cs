@@ -8,7 +8,7 @@ namespace Microsoft.ML.MixtureHeads.Tests.Text;
 /// <summary>The exported input side (truncate, map, mask) in ONNX Runtime and in ML.NET against the C# mapping.</summary>
 public sealed class TokenInputOnnxTests : IDisposable
 {
-    private const string Input = "__MoH_TokenIds";
+    private const string Input = TextTokenization.TokenIdsColumn;
     private readonly DirectoryInfo _temp = Directory.CreateTempSubdirectory("mixtureheads-textonnx-");
 
     public void Dispose() => _temp.Delete(recursive: true);
@@ -48,8 +48,6 @@ public sealed class TokenInputOnnxTests : IDisposable
         return result;
     }
 
-    private static long[,] ToArray(Tensor t) => ToArray<long>(t);
-
     [Fact]
     public void Hand_checked_batch_truncates_maps_unknowns_and_masks_padding()
     {
@@ -58,12 +56,13 @@ public sealed class TokenInputOnnxTests : IDisposable
         long[,] expected = { { 2, 4, 1, 5, 3 }, { 2, 0, 0, 0, 0 }, { 2, 1, 1, 1, 0 } };
         bool[,] expectedMask = { { true, true, true, true, true }, { true, false, false, false, false }, { true, true, true, true, false } };
 
+        using var scope = NewDisposeScope();
         using var session = new OnnxSession(InputGraph(vocabulary, maxLength: 5));
         var (ids, mask) = RunOrt(session, Padded(rows));
         Assert.Equal(expected, ids);
         Assert.Equal(expectedMask, mask);
-        using var batch = TokenBatch.CompactIds(rows, vocabulary, maxLength: 5);
-        Assert.Equal(expected, ToArray(batch));
+        var batch = TokenBatch.CompactIds(rows, vocabulary, maxLength: 5);
+        Assert.Equal(expected, ToArray<long>(batch));
     }
 
     [Theory]
@@ -80,7 +79,7 @@ public sealed class TokenInputOnnxTests : IDisposable
         using var session = new OnnxSession(InputGraph(vocabulary, maxLength));
         var (ids, mask) = RunOrt(session, Padded(rows));
         var batch = TokenBatch.CompactIds(rows, vocabulary, maxLength);
-        Assert.Equal(ToArray(batch), ids);
+        Assert.Equal(ToArray<long>(batch), ids);
         Assert.Equal(ToArray<bool>(batch.ne(CompactVocabulary.Padding)), mask);
         Assert.Equal(Math.Min(maxLength, rows.Max(r => r.Length)), ids.GetLength(1));
         Assert.Contains(CompactVocabulary.Unknown, rows[^2].Select(vocabulary.Map));

@@ -9,12 +9,12 @@ namespace Microsoft.ML.MixtureHeads.Text;
 /// the one <see cref="Start"/> token. Padding is never produced: it is the fill value of padded batches.
 /// </summary>
 /// <remarks>
-/// Two hard caps bound the cost of huge inputs (a mail with a pasted log or an inline base64 blob): each text is cut
-/// to its first <see cref="MaxCharacters"/> characters, because BPE on a long run without spaces costs more than
-/// linear time (measured with cl100k in Microsoft.ML.Tokenizers 2.0.1: 64k letters in one run, 1.2 s), and at most
-/// <see cref="MaxTokens"/> tokens follow <see cref="Start"/> (a capped text may end a token or two short of the cap:
-/// the tokenizer never splits the tokens of one character, measured on SpamAssassin's Latin-1 spam). A model's own maximum length, usually far shorter,
-/// is applied later inside the model. The one tokenizer instance is shared by every thread.
+/// Two hard caps bound the cost of huge inputs (a mail with a pasted log or an inline base64 blob). Each text is cut
+/// to its first <see cref="MaxCharacters"/> characters, because BPE on one long run without spaces costs more than
+/// linear time (measured with Microsoft.ML.Tokenizers 2.0.1: 64k letters in one run, 1.2 s; 2M letters, over ten
+/// minutes). At most <see cref="MaxTokens"/> tokens follow <see cref="Start"/>; a capped text may end a token short
+/// of the cap, since the tokenizer never splits the tokens of one character (seen on SpamAssassin's Latin-1 spam).
+/// A model's own maximum length, usually far shorter, is applied later, inside the model.
 /// </remarks>
 public static class TextTokenIds
 {
@@ -36,11 +36,13 @@ public static class TextTokenIds
     /// <summary>Characters of each text that are read; the rest is ignored (see remarks).</summary>
     public const int MaxCharacters = 8 * MaxTokens;
 
-    /// <summary>Every id the stages can produce is below this: <see cref="Offset"/> + cl100k's highest id + 1.</summary>
-    public static long IdSpaceSize { get; } = Offset + Cl100k.SpecialTokens!.Values.Max() + 1;
+    /// <summary>The one cl100k_base tokenizer of the process, shared by every thread
+    /// (parallel encoding gives the serial ids; a test pins it).</summary>
+    internal static TiktokenTokenizer Cl100k { get; } = TiktokenTokenizer.CreateForEncoding("cl100k_base");
 
-    /// <summary>The shared cl100k_base tokenizer (thread-safe for encoding).</summary>
-    internal static TiktokenTokenizer Cl100k => SharedTokenizer.Instance;
+    /// <summary>Every id the stages can produce is below this: <see cref="Offset"/> + cl100k's highest id + 1
+    /// (its special tokens come after the 100,256 byte-pair ids).</summary>
+    public static long IdSpaceSize { get; } = Offset + Cl100k.SpecialTokens!.Values.Max() + 1;
 
     /// <summary>The token ids of one text: <c>[Start] tokens...</c>.</summary>
     public static long[] Encode(string? text)
@@ -88,11 +90,5 @@ public static class TextTokenIds
     private static void CopyShifted(IReadOnlyList<int> tokens, Span<long> destination)
     {
         for (int i = 0; i < destination.Length; i++) destination[i] = tokens[i] + Offset;
-    }
-
-    /// <summary>Created on first use, once per process.</summary>
-    private static class SharedTokenizer
-    {
-        public static readonly TiktokenTokenizer Instance = TiktokenTokenizer.CreateForEncoding("cl100k_base");
     }
 }
