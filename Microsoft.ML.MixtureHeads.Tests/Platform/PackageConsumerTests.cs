@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Microsoft.ML.MixtureHeads.Tests.Platform;
 
 /// <summary>
@@ -8,16 +6,10 @@ namespace Microsoft.ML.MixtureHeads.Tests.Platform;
 /// </summary>
 public sealed class PackageConsumerTests
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
     [Fact]
     public void A_console_app_referencing_the_packed_package_runs_a_torch_op()
     {
-        string root = RepositoryRoot();
+        string root = DotnetProcess.RepositoryRoot();
         string work = Directory.CreateTempSubdirectory("mixtureheads-consumer-").FullName;
         string version = $"0.0.1-consumer{DateTime.UtcNow:yyyyMMddHHmmss}{Environment.ProcessId}";
         string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p
@@ -25,8 +17,8 @@ public sealed class PackageConsumerTests
         try
         {
             string feed = Path.Combine(work, "feed");
-            Run(root, "dotnet", "pack", Path.Combine(root, "Microsoft.ML.MixtureHeads", "Microsoft.ML.MixtureHeads.csproj"),
-                "-c", Configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}", "--nologo");
+            DotnetProcess.Run(root, "dotnet", "pack", Path.Combine(root, "Microsoft.ML.MixtureHeads", "Microsoft.ML.MixtureHeads.csproj"),
+                "-c", DotnetProcess.Configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}", "--nologo");
             Assert.True(File.Exists(Path.Combine(feed, $"Microsoft.ML.MixtureHeads.{version}.nupkg")));
 
             string app = Path.Combine(work, "app");
@@ -50,7 +42,7 @@ public sealed class PackageConsumerTests
                 using var y = norm.forward(ones(2, 4) * 3);
                 System.Console.WriteLine($"consumer-ok {y.sum().item<float>():F3}");
                 """);
-            string output = Run(app, "dotnet", "run", "--nologo");
+            string output = DotnetProcess.Run(app, "dotnet", "run", "--nologo");
             Assert.Contains("consumer-ok 8.000", output);
         }
         finally
@@ -59,24 +51,5 @@ public sealed class PackageConsumerTests
             string cached = Path.Combine(packages, "microsoft.ml.mixtureheads", version);
             if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
         }
-    }
-
-    private static string Run(string directory, string file, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(10)), $"{file} {string.Join(' ', arguments)} timed out");
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{output}\n{error.Result}");
-        return output;
-    }
-
-    internal static string RepositoryRoot()
-    {
-        string? directory = AppContext.BaseDirectory;
-        while (directory != null && !File.Exists(Path.Combine(directory, "MLNet.MoH.sln"))) directory = Path.GetDirectoryName(directory);
-        return directory ?? throw new InvalidOperationException("MLNet.MoH.sln not found above the test output");
     }
 }

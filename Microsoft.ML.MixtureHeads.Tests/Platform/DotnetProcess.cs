@@ -1,0 +1,36 @@
+using System.Diagnostics;
+
+namespace Microsoft.ML.MixtureHeads.Tests.Platform;
+
+/// <summary>Runs the dotnet CLI (or another tool) for tests that build and run throwaway projects.</summary>
+internal static class DotnetProcess
+{
+#if DEBUG
+    /// <summary>The configuration these tests were built in; child builds use the same one.</summary>
+    public const string Configuration = "Debug";
+#else
+    /// <summary>The configuration these tests were built in; child builds use the same one.</summary>
+    public const string Configuration = "Release";
+#endif
+
+    /// <summary>Runs <paramref name="file"/> in <paramref name="directory"/>, asserts exit code 0 within 10 minutes, returns stdout.</summary>
+    public static string Run(string directory, string file, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(10)), $"{file} {string.Join(' ', arguments)} timed out");
+        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{output}\n{error.Result}");
+        return output;
+    }
+
+    /// <summary>The folder holding MLNet.MoH.sln, found above the test output.</summary>
+    public static string RepositoryRoot()
+    {
+        string? directory = AppContext.BaseDirectory;
+        while (directory != null && !File.Exists(Path.Combine(directory, "MLNet.MoH.sln"))) directory = Path.GetDirectoryName(directory);
+        return directory ?? throw new InvalidOperationException("MLNet.MoH.sln not found above the test output");
+    }
+}
