@@ -140,7 +140,7 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         using var noGrad = no_grad();
         foreach (var (name, parameter) in named_parameters())
         {
-            if (name.EndsWith("weight", StringComparison.Ordinal)) nn.init.trunc_normal_(parameter, std: 0.02);
+            if (name.EndsWith("weight", StringComparison.Ordinal)) ParameterInit.TruncatedNormal_(parameter, std: 0.02);
             else parameter.zero_();
         }
     }
