@@ -144,25 +144,28 @@ public sealed class MoHAttentionTests
     }
 
     [Theory]
-    [InlineData(0.5, 0.0)]
-    [InlineData(0.0, 0.5)]
-    public void Dropout_changes_outputs_in_training_only(double attentionDropout, double projDropout)
+    [InlineData(0.5, 0.0, false)]
+    [InlineData(0.0, 0.5, false)]
+    [InlineData(0.3, 0.3, true)]
+    public void Dropout_changes_outputs_in_training_only(double attentionDropout, double projDropout, bool causalWithPadding)
     {
         using var scope = NewDisposeScope();
-        var (layer, x) = MoHTestData.Generate(Typical with { AttentionDropout = attentionDropout, ProjDropout = projDropout }, 2, 7, seed: 9);
-        var plain = new MoHAttention(Typical);
+        var options = Typical with { Causal = causalWithPadding };
+        var (layer, x) = MoHTestData.Generate(options with { AttentionDropout = attentionDropout, ProjDropout = projDropout }, 2, 7, seed: 9);
+        var padding = causalWithPadding ? MoHTestData.KeyPadding(2, 7) : null;
+        var plain = new MoHAttention(options);
         plain.load_state_dict(layer.state_dict());
         plain.eval();
-        var expected = plain.forward(new AttentionInput(x)).Output;
+        var expected = plain.forward(new AttentionInput(x, padding)).Output;
 
         layer.train();
-        var first = layer.forward(new AttentionInput(x)).Output;
-        var second = layer.forward(new AttentionInput(x)).Output;
+        var first = layer.forward(new AttentionInput(x, padding)).Output;
+        var second = layer.forward(new AttentionInput(x, padding)).Output;
         Assert.False(first.allclose(second), "two training passes should drop different elements");
         Assert.False(first.allclose(expected));
 
         layer.eval();
-        Assert.True(layer.forward(new AttentionInput(x)).Output.eq(expected).all().item<bool>(), "evaluation must not drop anything");
+        Assert.True(layer.forward(new AttentionInput(x, padding)).Output.eq(expected).all().item<bool>(), "evaluation must not drop anything");
     }
 
     public static TheoryData<string, Func<AttentionInput>> BadInputs => new()
