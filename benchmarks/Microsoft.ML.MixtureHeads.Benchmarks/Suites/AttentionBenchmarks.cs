@@ -20,7 +20,7 @@ public sealed class AttentionBenchmarks : IBenchmarkSuite
 
     public IReadOnlyList<BenchTable> Run(BenchSettings settings)
     {
-        int warmup = settings.Quick ? 1 : 2, iterations = settings.Quick ? 3 : 7;
+        int warmup = settings.Quick ? 1 : 2, iterations = settings.Quick ? 3 : 11;
         var shapes = settings.Quick ? Shapes[^1..] : Shapes;
         var baseline = PythonBaseline.Run(settings, "bench_attention.py");
 
