@@ -8,11 +8,18 @@ out as the official MoH code and timm's Attention of that era do: softmax(q k^T 
 """
 import argparse
 import json
+import os
+import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+# Debian's torch multiplies through OpenBLAS (pthreads build), which ignores torch.set_num_threads and uses every
+# core (measured: 2 threads with set_num_threads(1)). Pin it to --threads before torch loads.
+if "--threads" in sys.argv:
+    os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 DIM, HEADS, HEAD_DIM = 512, 8, 64
 SHAPES = [(64, 64), (256, 16), (1024, 4)]          # (tokens, batch): 4096 tokens per call
