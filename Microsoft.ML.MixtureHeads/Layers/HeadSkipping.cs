@@ -11,23 +11,28 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// key and value to the other tokens, so K and V are always computed for every token and head.
 /// </summary>
 /// <remarks>
-/// Why this formulation (1 thread, C=512, H=8, D=64, B=4, N=1024, half the heads active; the masked layer takes
-/// ~205 ms: 68 qkv, 108 attention, 24 proj):
+/// Why this formulation (measured on 1 thread, C=512, H=8, D=64, 4096 tokens per call; at N=1024, B=4 with half
+/// the heads active the masked layer takes ~205 ms: 68 qkv, 108 attention, 24 proj, 5 routing and gating):
 /// <list type="bullet">
 /// <item>Shared heads run densely through the fused sdpa kernel. Routed heads: for each (sequence, routed head) the
-/// selected queries are gathered into M rows (M = the longest list in the batch; shorter lists are padded with
-/// unselected tokens, whose gate 0 discards them) and one sdpa call attends them all against the full K/V. This
-/// attention stage costs ~60 ms instead of 108 (sdpa's cost is linear in the query count; padding wastes ~10%).
-/// One sdpa call per (sequence, head) with exact counts was not worth its per-call overhead at small N.</item>
-/// <item>Sparse query projection (only selected (token, routed head) pairs, as one batched matmul over routed heads
-/// on gathered token rows) and sparse output projection (per-head matmul of the selected rows, index_add into the
-/// output) save a further ~20 ms when at most half the routed pairs are selected (K/E &lt;= 1/2). Above that, the
-/// gathers and skinny matmuls cost more than the dense GEMMs they replace (measured ~15-25 ms slower at K/E = 2/3),
-/// so the dense projections are kept and only attention is skipped.</item>
-/// <item>The sparse projections need a plain <see cref="Linear"/>; BitLinear's per-token activation scale spans a
+/// selected queries are gathered into M rows (M = the longest such list in the batch; shorter lists are padded with
+/// unselected tokens, whose gate 0 discards them) and ONE sdpa call attends them all against the full K/V. sdpa's
+/// cost is linear in the query count, so attention drops from 108 to ~60 ms (padding wastes ~10%). One sdpa call
+/// per (sequence, head) with exact counts was slower: 48 vs 37 ms for the routed stage at N=1024, 41 vs 19 at N=64.</item>
+/// <item>When at most half the routed pairs are selected (K/E &lt;= 1/2), the query projection of routed heads runs
+/// only on the selected rows (one batched matmul over heads on gathered token rows; shared-head queries, keys and
+/// values share one GEMM) and so does the output projection (per-head matmul, index_add into the tokens): ~20 ms
+/// less at N=1024, and most of the gain at N=64, where attention is cheap. Above K/E = 1/2 the gathers and skinny
+/// matmuls cost more than the dense GEMMs they replace (15-25 ms slower at K/E = 2/3), so the dense projections
+/// are kept there and only attention is skipped.</item>
+/// <item>Projection rows are padded per head over the whole batch when that saves over a tenth of the rows (short
+/// sequences), else the attention lists are reused as they are (see <see cref="HeadRows"/>).</item>
+/// <item>The sparse projections need a plain <see cref="Linear"/>: BitLinear's per-token activation scale spans a
 /// whole input row, so BitLinear layers keep dense projections. ParameterFree routing reads every routed query's
-/// norm, so it always projects queries densely.</item>
+/// norm, so its queries are always projected densely.</item>
 /// </list>
+/// Result: 1.4-1.5x faster than masking at N=1024 with half the heads, ~1.1-1.2x at N=64 and 256, and about even
+/// with 75% of heads (see the `attention` benchmark suite).
 /// </remarks>
 internal static class HeadSkipping
 {
@@ -39,20 +44,22 @@ internal static class HeadSkipping
         var options = layer.Options;
         var (x, keyPadding, rotary) = input;                                                   // x: [B, N, C]
         long batch = x.shape[0], tokens = x.shape[1];
-        int heads = options.Heads, headDim = options.ResolvedHeadDim, shared = options.SharedHeads, routed = options.RoutedHeads;
-        bool sparse = options.RoutedTopK <= SparseProjectionMaxFraction * routed;
+        int heads = options.Heads, headDim = options.ResolvedHeadDim, shared = options.SharedHeads;
+        bool sparse = options.RoutedTopK <= SparseProjectionMaxFraction * options.RoutedHeads;
         bool sparseQueries = sparse && options.Routing == HeadRouting.Learned && layer.qkv is Linear;
         bool sparseOutput = sparse && layer.proj is Linear;
 
         Tensor gates, sharedQueries, routedQueries, k, v;
-        RoutedLists lists;
+        QueryLists lists;
+        HeadRows? rows = null;
         if (sparseQueries)
         {
             gates = layer.Route(x, null, keyPadding).Gates;                                    // [B, N, H]
-            lists = RoutedLists.Of(gates, shared);
+            lists = QueryLists.Of(gates, shared);
+            rows = HeadRows.Of(gates, shared, lists);
             var qkvLinear = (Linear)layer.qkv;
             (sharedQueries, k, v) = ProjectSharedQueriesKeysValues(qkvLinear, x, shared, heads, headDim);
-            routedQueries = ProjectRoutedQueries(qkvLinear, x, lists, shared, heads, headDim);      // [B, E, M, D]
+            routedQueries = lists.FromHeadRows(ProjectRoutedQueries(qkvLinear, x, rows, shared, heads, headDim), rows);  // [B, E, M, D]
         }
         else
         {
@@ -60,7 +67,8 @@ internal static class HeadSkipping
             Tensor q = qkvHeads[0];
             (k, v) = (qkvHeads[1], qkvHeads[2]);
             gates = layer.Route(x, q, keyPadding).Gates;
-            lists = RoutedLists.Of(gates, shared);
+            lists = QueryLists.Of(gates, shared);
+            if (sparseOutput) rows = HeadRows.Of(gates, shared, lists);
             sharedQueries = q[.., ..shared];                                                   // [B, h_s, N, D]
             routedQueries = q[.., shared..].gather(2, lists.Expanded(headDim));               // [B, E, M, D]
         }
@@ -79,13 +87,13 @@ internal static class HeadSkipping
             sharedOutputs = F.scaled_dot_product_attention(sharedQueries, k[.., ..shared], v[.., ..shared], sharedMask,
                 is_casual: options.Causal && sharedMask is null).transpose(1, 2) * gates[.., .., ..shared].unsqueeze(-1);
         }
-        // Routed heads: the gathered queries against the head's full K/V. [B, E, M, D], gated (padding rows get 0).
+        // Routed heads: the listed queries against the head's full K/V. [B, E, M, D], gated (padding rows get 0).
         var routedMask = AttentionMasks.ForGatheredQueries(lists.Positions, keyPadding, options.Causal, tokens);
         var routedOutputs = F.scaled_dot_product_attention(routedQueries, k[.., shared..], v[.., shared..], routedMask)
             * lists.Gates.unsqueeze(-1);
 
         var y = sparseOutput
-            ? ProjectSparse((Linear)layer.proj, sharedOutputs, routedOutputs, lists, tokens, options.Dim)
+            ? ProjectSparse((Linear)layer.proj, sharedOutputs, lists.ToHeadRows(routedOutputs, rows!), rows!, batch, tokens)
             : layer.proj.forward(Assemble(sharedOutputs, routedOutputs, lists, tokens, heads).view(batch, tokens, heads * headDim));
         return new MoHAttentionOutput(y, null, gates);
     }
@@ -104,19 +112,18 @@ internal static class HeadSkipping
         return (sharedQueries, keysValues[0], keysValues[1]);                                   // [B, h_s, N, D], [B, H, N, D] x2
     }
 
-    /// <summary>Queries of the selected (token, routed head) pairs only: one batched matmul over routed heads. [B, E, M, D]</summary>
-    private static Tensor ProjectRoutedQueries(Linear qkv, Tensor x, RoutedLists lists, int shared, int heads, int headDim)
+    /// <summary>Queries of each routed head's listed tokens only: one batched matmul over routed heads. [E, R, D]</summary>
+    private static Tensor ProjectRoutedQueries(Linear qkv, Tensor x, HeadRows rows, int shared, int heads, int headDim)
     {
-        long batch = x.shape[0], tokens = x.shape[1], dim = x.shape[2], routed = heads - shared;
-        var rowsOfHead = x.reshape(batch * tokens, dim).index_select(0, lists.FlatTokens).view(routed, batch * lists.Rows, dim);  // [E, B*M, C]
-        var weight = qkv.weight![(shared * headDim)..(heads * headDim)].view(routed, headDim, dim).transpose(1, 2);             // [E, C, D]
-        var queries = bmm(rowsOfHead, weight);                                                                                    // [E, B*M, D]
-        if (qkv.bias is not null) queries = queries + qkv.bias[(shared * headDim)..(heads * headDim)].view(routed, 1, headDim);
-        return queries.view(routed, batch, lists.Rows, headDim).transpose(0, 1);
+        long dim = x.shape[2], routed = heads - shared;
+        var tokensOfHead = x.reshape(-1, dim).index_select(0, rows.Tokens.reshape(-1)).view(routed, -1, dim);          // [E, R, C]
+        var weight = qkv.weight![(shared * headDim)..(heads * headDim)].view(routed, headDim, dim).transpose(1, 2);   // [E, C, D]
+        var queries = bmm(tokensOfHead, weight);                                                                        // [E, R, D]
+        return qkv.bias is null ? queries : queries + qkv.bias[(shared * headDim)..(heads * headDim)].view(routed, 1, headDim);
     }
 
     /// <summary>Gated head outputs back in token order, zeros where a head was skipped. [B, N, H, D]</summary>
-    private static Tensor Assemble(Tensor? sharedOutputs, Tensor routedOutputs, RoutedLists lists, long tokens, int heads)
+    private static Tensor Assemble(Tensor? sharedOutputs, Tensor routedOutputs, QueryLists lists, long tokens, int heads)
     {
         long batch = routedOutputs.shape[0], headDim = routedOutputs.shape[3];
         int shared = heads - (int)routedOutputs.shape[1];
@@ -129,46 +136,88 @@ internal static class HeadSkipping
 
     /// <summary>
     /// proj without the skipped heads: the shared heads' block of the weight on every token, then each routed head's
-    /// block on its gathered rows, added into their tokens. [B, N, C]
+    /// block on its listed rows (<paramref name="routedOutputs"/>, [E, R, D]), added into their tokens. [B, N, C]
     /// </summary>
-    private static Tensor ProjectSparse(Linear proj, Tensor? sharedOutputs, Tensor routedOutputs, RoutedLists lists, long tokens, int dim)
+    private static Tensor ProjectSparse(Linear proj, Tensor? sharedOutputs, Tensor routedOutputs, HeadRows rows, long batch, long tokens)
     {
-        long batch = routedOutputs.shape[0], routed = routedOutputs.shape[1], headDim = routedOutputs.shape[3];
+        long routed = routedOutputs.shape[0], headDim = routedOutputs.shape[2];
         var weight = proj.weight!;                                                                              // [C, H*D]
+        long dim = weight.shape[0];
         int sharedWidth = (int)(weight.shape[1] - routed * headDim);
         var y = sharedOutputs is not null
             ? F.linear(sharedOutputs.reshape(batch * tokens, sharedWidth), weight[.., ..sharedWidth], proj.bias)
             : proj.bias is null ? zeros(batch * tokens, dim, routedOutputs.dtype, routedOutputs.device)
                                 : proj.bias.expand(batch * tokens, dim).clone();                               // [B*N, C]
-        var routedWeight = weight[.., sharedWidth..].view(dim, routed, headDim).permute(1, 2, 0);        // [E, D, C]
-        var routedProjected = bmm(routedOutputs.transpose(0, 1).reshape(routed, batch * lists.Rows, headDim), routedWeight);  // [E, B*M, C]
-        y.index_add_(0, lists.FlatTokens, routedProjected.view(-1, dim), 1);
+        var routedWeight = weight[.., sharedWidth..].view(dim, routed, headDim).permute(1, 2, 0);              // [E, D, C]
+        y.index_add_(0, rows.Tokens.reshape(-1), bmm(routedOutputs, routedWeight).view(-1, dim), 1);              // [E*R, C] into tokens
         return y.view(batch, tokens, dim);
     }
 
     /// <summary>
-    /// For each (sequence, routed head), the tokens that selected it, padded to a common length
+    /// The attention layout: for each (sequence, routed head), the tokens that selected it, padded to a common length
     /// <see cref="Rows"/> with unselected tokens (whose gate is 0).
     /// </summary>
     /// <param name="Positions">[B, E, M] token positions (int64).</param>
     /// <param name="Gates">[B, E, M] the gate of each listed pair (0 on padding rows).</param>
-    /// <param name="FlatTokens">[E * B * M] rows into the flattened [B*N] tokens, head-major.</param>
     /// <param name="Rows">M, the longest list.</param>
-    private sealed record RoutedLists(Tensor Positions, Tensor Gates, Tensor FlatTokens, long Rows)
+    private sealed record QueryLists(Tensor Positions, Tensor Gates, long Rows)
     {
-        public static RoutedLists Of(Tensor gates, int shared)
+        public static QueryLists Of(Tensor gates, int shared)
         {
-            long batch = gates.shape[0], tokens = gates.shape[1];
             var routedGates = gates[.., .., shared..].transpose(1, 2);                                // [B, E, N]
             var active = routedGates.ne(0);
             long rows = active.sum(-1).max().item<long>();
             // Selected tokens first; their order inside a list does not matter (causal masks come from the positions).
             var positions = active.to(ScalarType.Int8).argsort(-1, descending: true)[.., .., ..(int)rows];   // [B, E, M]
-            var flat = (positions + arange(batch, ScalarType.Int64, gates.device).mul(tokens).view(batch, 1, 1)).transpose(0, 1).reshape(-1);
-            return new RoutedLists(positions, routedGates.gather(2, positions), flat, rows);
+            return new QueryLists(positions, routedGates.gather(2, positions), rows);
         }
 
         /// <summary>Positions broadcast over the head width, for gather/scatter on [B, E, N, D]. [B, E, M, D]</summary>
         public Tensor Expanded(long headDim) => Positions.unsqueeze(-1).expand(Positions.shape[0], Positions.shape[1], Rows, headDim);
+
+        /// <summary>[E, R, D] in head-row layout -> [B, E, M, D] in this layout.</summary>
+        public Tensor FromHeadRows(Tensor perHead, HeadRows rows)
+        {
+            long batch = Positions.shape[0], routed = Positions.shape[1], headDim = perHead.shape[2];
+            if (rows.Slots is null) return perHead.view(routed, batch, Rows, headDim).transpose(0, 1);
+            var index = rows.Slots.unsqueeze(-1).expand(routed, batch * Rows, headDim);
+            return perHead.gather(1, index).view(routed, batch, Rows, headDim).transpose(0, 1);
+        }
+
+        /// <summary>[B, E, M, D] in this layout -> [E, R, D] in head-row layout; padding rows (zero after gating) add nothing.</summary>
+        public Tensor ToHeadRows(Tensor perList, HeadRows rows)
+        {
+            long routed = perList.shape[1], headDim = perList.shape[3];
+            var headMajor = perList.transpose(0, 1).reshape(routed, -1, headDim);                     // [E, B*M, D]
+            if (rows.Slots is null) return headMajor;
+            var index = rows.Slots.unsqueeze(-1).expand(routed, headMajor.shape[1], headDim);
+            return zeros(routed, rows.Tokens.shape[1], headDim, perList.dtype, perList.device).scatter_add_(1, index, headMajor);
+        }
+    }
+
+    /// <summary>
+    /// The projection layout: for each routed head, the rows its query and output projections run on. When sequences
+    /// are short, the per-sequence lists waste many padding rows (N=64: lists of 31 for 21 selected tokens on average),
+    /// so the tokens of the whole batch that selected the head are listed instead, padded to a common length R (4%
+    /// waste). When that saves under a tenth of the rows, the lists themselves are used and no reshuffle is needed.
+    /// </summary>
+    /// <param name="Tokens">[E, R] rows of the flattened [B*N] tokens.</param>
+    /// <param name="Slots">[E, B*M] for each entry of the <see cref="QueryLists"/> (head-major), its row in <see cref="Tokens"/>
+    /// (exact for selected pairs, some valid row for padding entries); null when the rows are the lists themselves.</param>
+    private sealed record HeadRows(Tensor Tokens, Tensor? Slots)
+    {
+        public static HeadRows Of(Tensor gates, int shared, QueryLists lists)
+        {
+            long batch = gates.shape[0], tokens = gates.shape[1];
+            var listTokens = (lists.Positions + arange(batch, ScalarType.Int64, gates.device).mul(tokens).view(batch, 1, 1))
+                .transpose(0, 1).reshape(lists.Positions.shape[1], -1);                                  // [E, B*M]
+            var active = gates[.., .., shared..].reshape(batch * tokens, -1).ne(0).t();                 // [E, B*N]
+            long rows = active.sum(-1).max().item<long>();
+            if (rows * 10 >= listTokens.shape[1] * 9) return new HeadRows(listTokens, null);
+            var headTokens = active.to(ScalarType.Int8).argsort(-1, descending: true)[.., ..(int)rows];     // [E, R]
+            var rowOfToken = zeros_like(active, dtype: ScalarType.Int64)
+                .scatter_(1, headTokens, arange(rows, ScalarType.Int64, gates.device).expand_as(headTokens));   // [E, B*N]
+            return new HeadRows(headTokens, rowOfToken.gather(1, listTokens));
+        }
     }
 }

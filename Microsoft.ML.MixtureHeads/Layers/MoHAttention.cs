@@ -34,8 +34,13 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
     /// <summary>
     /// In evaluation mode, compute only the (token, head) pairs whose gate is not 0 instead of every head followed by
     /// a mask. Gives the same output within fp32 rounding; a head a token did not select still supplies that token's
-    /// key and value to the other tokens. Ignored in training mode. Default false.
+    /// key and value to the other tokens. Ignored in training mode (where the balance loss and dropout need the
+    /// official computation). Default false.
     /// </summary>
+    /// <remarks>
+    /// It pays most for long sequences and when at most half the routed heads are selected (K/E &lt;= 1/2): measured
+    /// 1.4-1.5x faster at N = 1024 with half of 8 heads active, about even with 6 of 8 (`attention` benchmark suite).
+    /// </remarks>
     public bool SkipInactiveHeads { get; set; }
 
     /// <summary>Builds the layer; weights get the ViT recipe (trunc normal std 0.02 on every linear weight, zero biases).</summary>
@@ -140,7 +145,7 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         using var noGrad = no_grad();
         foreach (var (name, parameter) in named_parameters())
         {
-            if (name.EndsWith("weight", StringComparison.Ordinal)) nn.init.trunc_normal_(parameter, std: 0.02);
+            if (name.EndsWith("weight", StringComparison.Ordinal)) ParameterInit.TruncatedNormal_(parameter, std: 0.02);
             else parameter.zero_();
         }
     }

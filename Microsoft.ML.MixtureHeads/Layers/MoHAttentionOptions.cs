@@ -87,7 +87,8 @@ public sealed record MoHAttentionOptions
                     $"({RoutedTopK}) must be between 1 and the routed heads E = {RoutedHeads} for ParameterFree routing.");
                 break;
             default:
-                throw new ArgumentException($"{nameof(Routing)} is not a known HeadRouting: {Routing}.", nameof(Routing));
+                Require(false, nameof(Routing), $"is not a known HeadRouting: {Routing}.");
+                break;
         }
     }
 
