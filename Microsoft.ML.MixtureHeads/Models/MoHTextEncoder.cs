@@ -87,10 +87,10 @@ public sealed class MoHTextEncoder : ClassifierNetwork
 
         using (no_grad())
         {
-            ParameterInit.TruncatedNormal(tok_embeddings.weight, std: 0.02);
+            ParameterInit.TruncatedNormal_(tok_embeddings.weight, std: 0.02);
             tok_embeddings.weight[CompactVocabulary.Padding].zero_();
-            if (pos_embed is not null) ParameterInit.TruncatedNormal(pos_embed, std: 0.02);
-            ParameterInit.TruncatedNormal(head.weight, std: 0.02);
+            if (pos_embed is not null) ParameterInit.TruncatedNormal_(pos_embed, std: 0.02);
+            ParameterInit.TruncatedNormal_(head.weight, std: 0.02);
             nn.init.zeros_(head.bias!);
         }
     }
@@ -122,7 +122,7 @@ public sealed class MoHTextEncoder : ClassifierNetwork
         else
         {
             var weights = mask.unsqueeze(-1).to(x.dtype);                                                     // [B, L, 1]
-            pooled = (x * weights).sum(1) / weights.sum(1).clamp_min(1);                                      // [B, D]
+            pooled = (x * weights).sum([1]) / weights.sum([1]).clamp_min(1);                                      // [B, D]
         }
         return new ClassifierOutput(head.forward(pooled), BalanceLosses.Combine(attentionLosses, expertLosses), gates);
     }

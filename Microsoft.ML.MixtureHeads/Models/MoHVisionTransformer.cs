@@ -76,9 +76,9 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
 
         using (no_grad())
         {
-            nn.init.trunc_normal_(pos_embed, std: 0.02);
-            if (cls_token is not null) nn.init.trunc_normal_(cls_token, std: 0.02);
-            nn.init.trunc_normal_(head.weight, std: 0.02);
+            ParameterInit.TruncatedNormal_(pos_embed, std: 0.02);
+            if (cls_token is not null) ParameterInit.TruncatedNormal_(cls_token, std: 0.02);
+            ParameterInit.TruncatedNormal_(head.weight, std: 0.02); // TorchSharp 0.107's trunc_normal_ fills a constant
             nn.init.zeros_(head.bias!);
         }
     }
