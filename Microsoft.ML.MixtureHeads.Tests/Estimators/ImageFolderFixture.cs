@@ -42,16 +42,15 @@ public sealed class ImageFolderFixture : IDisposable
     public IReadOnlyList<ImageFile> TrainFiles { get; }
     public IReadOnlyList<ImageFile> TestFiles { get; }
     public FashionMnistData TestPixels { get; }
-    public TransformerChain<ITransformer> BytesModel { get; }
-    public TransformerChain<ITransformer> ImagesModel { get; }
+    public TransformerChain<MoHImageClassificationTransformer> BytesModel { get; }
+    public TransformerChain<MoHImageClassificationTransformer> ImagesModel { get; }
     public string BytesZip { get; }
     public string ImagesZip { get; }
 
     /// <summary>Our fitted stage inside a pipeline.</summary>
-    public static MoHImageClassificationTransformer Trained(TransformerChain<ITransformer> model) =>
-        (MoHImageClassificationTransformer)model.LastTransformer;
+    public static MoHImageClassificationTransformer Trained(TransformerChain<MoHImageClassificationTransformer> model) => model.LastTransformer;
 
-    private TransformerChain<ITransformer> Fit(IEstimator<ITransformer> load, IDataView train) =>
+    private TransformerChain<MoHImageClassificationTransformer> Fit(IEstimator<ITransformer> load, IDataView train) =>
         load.Append(MLContext.Transforms.Conversion.MapValueToKey("Label"))
             .Append(MLContext.MulticlassClassification.Trainers.MoHImageClassification(new MoHImageClassificationTrainer.Options
             {

@@ -141,8 +141,10 @@ public sealed class ImageTrainerBehaviourTests
         var (ml, data) = Pixels();
         var trainer = ml.MulticlassClassification.Trainers.MoHImageClassification(TinyOptions(1));
         var shape = trainer.GetOutputSchema(ShapeOf(data.Schema));
-        Assert.True(shape.TryFindColumn("PredictedLabel", out var predicted) && predicted.IsKey);
-        Assert.True(shape.TryFindColumn("Score", out var score) && score.Kind == SchemaShape.Column.VectorKind.Vector && score.ItemType == NumberDataViewType.Single);
+        var predicted = shape.Single(c => c.Name == "PredictedLabel");
+        Assert.True(predicted.IsKey);
+        var score = shape.Single(c => c.Name == "Score");
+        Assert.True(score.Kind == SchemaShape.Column.VectorKind.Vector && score.ItemType == NumberDataViewType.Single);
         var noImage = ml.Transforms.DropColumns("Pixels").Fit(data).Transform(data);
         Assert.Throws<ArgumentOutOfRangeException>(() => trainer.GetOutputSchema(ShapeOf(noImage.Schema)));
     }

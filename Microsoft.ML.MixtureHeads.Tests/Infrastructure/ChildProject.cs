@@ -32,7 +32,7 @@ public sealed class ChildProject : IDisposable
         string directory = System.IO.Directory.CreateTempSubdirectory($"mixtureheads-{name}-").FullName;
         var references = new StringBuilder();
         foreach (var (id, version) in packages) references.AppendLine($"    <PackageReference Include=\"{id}\" Version=\"{version}\" />");
-        foreach (string project in projectReferences ?? []) references.AppendLine($"    <ProjectReference Include=\"{Path.Combine(root, project)}\" />");
+        foreach (string reference in projectReferences ?? []) references.AppendLine($"    <ProjectReference Include=\"{Path.Combine(root, reference)}\" />");
         File.WriteAllText(Path.Combine(directory, $"{name}.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>

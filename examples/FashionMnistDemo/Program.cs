@@ -48,8 +48,8 @@ Console.WriteLine($"Saved {path} ({new FileInfo(path).Length / 1024.0:F0} KiB)")
 
 var fresh = new MLContext();
 var loaded = fresh.Model.Load(path, out _);
-var engine = fresh.Model.CreatePredictionEngine<FashionMnistImage, Prediction>(
-    loaded.Append(fresh.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel")));
+var withNames = loaded.Append(fresh.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel").Fit(loaded.Transform(test)));
+var engine = fresh.Model.CreatePredictionEngine<FashionMnistImage, Prediction>(withNames);
 Console.WriteLine("A few test images, predicted by the reloaded model:");
 foreach (var image in mlContext.Data.CreateEnumerable<FashionMnistImage>(test, reuseRowObject: false).Take(8))
 {
@@ -57,8 +57,7 @@ foreach (var image in mlContext.Data.CreateEnumerable<FashionMnistImage>(test, r
     Console.WriteLine($"  true {image.Label,-12} predicted {prediction.PredictedClass,-12} p={prediction.Score.Max():P1}");
 }
 
-var trainer = (MoHImageClassificationTransformer)((TransformerChain<ITransformer>)model).LastTransformer;
-var usage = trainer.TrainingSummary.Epochs.LastOrDefault()?.HeadUsage;
+var usage = model.LastTransformer.TrainingSummary.Epochs.LastOrDefault()?.HeadUsage;
 if (usage is not null)
 {
     Console.WriteLine("Share of tokens using each head in the last epoch (shared heads first):");
