@@ -49,6 +49,36 @@ internal sealed class FloatVectorBatchInput(string name, long[] dims) : IBatchIn
     public NamedOnnxValue Build() => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(_values.ToArray(), [_rows, .. dims.Select(d => (int)d)]));
 }
 
+/// <summary>Variable-length int64 rows (token ids) padded with 0 to the longest row of the batch: [rows, longest].</summary>
+internal sealed class TokenBatchInput(string name) : IBatchInput
+{
+    private readonly List<long[]> _rows = [];
+    private ValueGetter<VBuffer<long>>? _getter;
+    private VBuffer<long> _row;
+
+    public string Name => name;
+
+    public void Begin(DataViewRowCursor cursor)
+    {
+        _getter = cursor.GetGetter<VBuffer<long>>(cursor.Schema[name]);
+        _rows.Clear();
+    }
+
+    public void AddCurrentRow()
+    {
+        _getter!(ref _row);
+        _rows.Add(_row.DenseValues().ToArray());
+    }
+
+    public NamedOnnxValue Build()
+    {
+        int length = Math.Max(1, _rows.Max(r => r.Length));
+        var ids = new long[_rows.Count * length];
+        for (int i = 0; i < _rows.Count; i++) _rows[i].CopyTo(ids, i * length);
+        return NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(ids, [_rows.Count, length]));
+    }
+}
+
 /// <summary>
 /// <c>Transform</c> of a fitted classifier, batched: the saved chain scores row by row (ML.NET's OnnxTransformer runs
 /// one row per call), so in-process scoring instead runs the same ONNX graph on batches of rows with ONNX Runtime

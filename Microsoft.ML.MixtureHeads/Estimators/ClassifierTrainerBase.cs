@@ -13,7 +13,7 @@ namespace Microsoft.ML.MixtureHeads.Estimators;
 /// <param name="InputColumn">The column the network reads (also the ONNX input name).</param>
 /// <param name="TemporaryColumns">Columns the stages add that the fitted model drops again.</param>
 /// <param name="BatchInput">Builds the batched ONNX input for in-process scoring.</param>
-/// <param name="RowShape">The shape of one row's input tensor, e.g. [C, H, W].</param>
+/// <param name="RowShape">The fixed shape of one row's input tensor, e.g. [C, H, W]; empty for variable-length token rows.</param>
 internal sealed record NetworkInput(IEstimator<ITransformer>? Stages, string InputColumn, IReadOnlyList<string> TemporaryColumns,
     Func<IBatchInput> BatchInput, long[] RowShape);
 
@@ -49,8 +49,9 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
     /// <summary>Reads the network input column of every row into one CPU tensor [N, ...].</summary>
     private protected abstract Tensor ReadInputs(IDataView featurized, NetworkInput input);
 
-    /// <summary>A freshly initialised network (or the options' initial model) for <paramref name="classNames"/>.</summary>
-    private protected abstract ClassifierNetwork CreateNetwork(IReadOnlyList<string> classNames, DataViewSchema schema);
+    /// <summary>A freshly initialised network (or the options' initial model) for <paramref name="classNames"/>; it may
+    /// learn what it needs from the training inputs (a text model its vocabulary).</summary>
+    private protected abstract ClassifierNetwork CreateNetwork(IReadOnlyList<string> classNames, DataViewSchema schema, TrainingTensors train);
 
     /// <summary>Training-time augmentation of an input batch, or null.</summary>
     private protected virtual Func<Tensor, Generator, Tensor>? Augmentation => null;
@@ -83,7 +84,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         var (train, validation) = SplitValidation(all, preprocessing, networkInput, seed);
         channel.Info(MessageSensitivity.None, $"{train.Count} training rows, {validation?.Count ?? 0} validation rows, {classNames.Length} classes.");
 
-        var network = CreateNetwork(classNames, input.Schema);
+        var network = CreateNetwork(classNames, input.Schema, train);
         try
         {
             var settings = new LoopSettings(options, seed, ResolveDevice(options.Device), Augmentation, channel);

@@ -109,7 +109,7 @@ public sealed class MoHImageClassificationTrainer
         for (int i = 0; i < pixels.Count; i++) pixels[i].CopyTo(flat, (long)i * size);
         return tensor(flat, [pixels.Count, .. input.RowShape]);
     }
-    private protected override ClassifierNetwork CreateNetwork(IReadOnlyList<string> classNames, DataViewSchema schema)
+    private protected override ClassifierNetwork CreateNetwork(IReadOnlyList<string> classNames, DataViewSchema schema, TrainingTensors train)
     {
         if (TrainerOptions.InitialModel is { } initial)
         {

@@ -8,6 +8,7 @@ internal static class ClassifierNetworks
     public static ClassifierNetwork Create(string kind, string configJson) => kind switch
     {
         MoHVisionTransformer.KindName => new MoHVisionTransformer(ModelJson.Deserialize<VisionTransformerConfig>(configJson, kind)),
-        _ => throw new InvalidDataException($"Unknown model kind '{kind}' (this library knows: {MoHVisionTransformer.KindName})."),
+        MoHTextEncoder.KindName => new MoHTextEncoder(ModelJson.Deserialize<TextEncoderConfig>(configJson, kind)),
+        _ => throw new InvalidDataException($"Unknown model kind '{kind}' (this library knows: {MoHVisionTransformer.KindName}, {MoHTextEncoder.KindName})."),
     };
 }

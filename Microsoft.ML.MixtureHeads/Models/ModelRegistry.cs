@@ -30,6 +30,38 @@ public static class ModelRegistry
         ["moh_vit_small_75"] = Small with { SharedHeads = 3, RoutedTopK = 6 },
     };
 
+    private static readonly TextEncoderConfig TextTiny = new() { Dim = 128, Depth = 2, Heads = 8, MlpRatio = 2, MaxLength = 256 };
+
+    /// <summary>The registered text encoders by name.</summary>
+    public static IReadOnlyDictionary<string, TextEncoderConfig> TextEncoders { get; } = new Dictionary<string, TextEncoderConfig>
+    {
+        ["moh_text_tiny_100"] = TextTiny with { Routing = HeadRouting.Dense, SharedHeads = 0, RoutedTopK = 0 },
+        ["moh_text_tiny_75"] = TextTiny with { SharedHeads = 2, RoutedTopK = 4 },
+        ["moh_text_tiny_50"] = TextTiny with { SharedHeads = 2, RoutedTopK = 2 },
+        ["moh_text_tiny_75_mhmoe"] = TextTiny with
+        {
+            SharedHeads = 2,
+            RoutedTopK = 4,
+            FeedForward = FeedForwardKind.MultiHeadMoE,
+            MoE = new MultiHeadMoEOptions { Dim = TextTiny.Dim, Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 96 },
+        },
+        ["moh_text_tiny_75_bitnet"] = TextTiny with
+        {
+            SharedHeads = 2,
+            RoutedTopK = 4,
+            Linear = LinearKind.BitLinear,
+            FeedForward = FeedForwardKind.MultiHeadMoE,
+            MoE = new MultiHeadMoEOptions { Dim = TextTiny.Dim, Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 96, ExpertLinear = LinearKind.BitLinear },
+        },
+    };
+
+    /// <summary>The registered text encoder <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No architecture has that name (the message lists them).</exception>
+    public static TextEncoderConfig TextEncoder(string name) =>
+        name is not null && TextEncoders.TryGetValue(name, out var config)
+            ? config
+            : throw new ArgumentOutOfRangeException(nameof(name), $"No text encoder named '{name}'. Registered: {string.Join(", ", TextEncoders.Keys)}.");
+
     /// <summary>The registered vision transformer <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">No architecture has that name (the message lists them).</exception>
     public static VisionTransformerConfig VisionTransformer(string name) =>
