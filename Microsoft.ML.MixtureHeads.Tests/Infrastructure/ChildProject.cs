@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text;
+using Microsoft.ML.MixtureHeads.Tests.Platform;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Infrastructure;
 
@@ -10,25 +10,19 @@ namespace Microsoft.ML.MixtureHeads.Tests.Infrastructure;
 /// </summary>
 public sealed class ChildProject : IDisposable
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
     private ChildProject(string directory) => Directory = directory;
 
     /// <summary>The project folder.</summary>
     public string Directory { get; }
 
-    /// <summary>Writes and builds a console project.</summary>
+    /// <summary>Writes and builds a console project; referenced projects are used as the tests built them.</summary>
     /// <param name="name">Project name (also the folder name prefix).</param>
     /// <param name="program">The whole Program.cs.</param>
     /// <param name="packages">NuGet packages and versions.</param>
     /// <param name="projectReferences">Paths of .csproj files to reference, relative to the repository root.</param>
     public static ChildProject Create(string name, string program, IEnumerable<(string Id, string Version)> packages, IEnumerable<string>? projectReferences = null)
     {
-        string root = RepositoryRoot();
+        string root = DotnetProcess.RepositoryRoot();
         string directory = System.IO.Directory.CreateTempSubdirectory($"mixtureheads-{name}-").FullName;
         var references = new StringBuilder();
         foreach (var (id, version) in packages) references.AppendLine($"    <PackageReference Include=\"{id}\" Version=\"{version}\" />");
@@ -47,38 +41,14 @@ public sealed class ChildProject : IDisposable
             </Project>
             """);
         File.WriteAllText(Path.Combine(directory, "Program.cs"), program);
-        var project = new ChildProject(directory);
-        project.Dotnet("build", "-c", Configuration, "--nologo", "-v", "q");
-        return project;
+        // Referenced projects are already built in this configuration (the tests reference them): reuse, don't rebuild.
+        DotnetProcess.Run(directory, "dotnet", "build", "-c", DotnetProcess.Configuration, "-p:BuildProjectReferences=false", "--nologo", "-v:q");
+        return new ChildProject(directory);
     }
 
     /// <summary>Runs the built program and returns its standard output; fails the test on a non-zero exit.</summary>
-    public string Run(params string[] arguments) => Dotnet(["run", "--no-build", "-c", Configuration, "--", .. arguments]);
-
-    private string Dotnet(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = Directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} in {Directory} ran past 10 minutes");
-        }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"dotnet {string.Join(' ', arguments)} exited {process.ExitCode}:\n{output}\n{error.Result}");
-        return output;
-    }
-
-    /// <summary>The folder holding MLNet.MoH.sln.</summary>
-    public static string RepositoryRoot()
-    {
-        string? directory = AppContext.BaseDirectory;
-        while (directory != null && !File.Exists(Path.Combine(directory, "MLNet.MoH.sln"))) directory = Path.GetDirectoryName(directory);
-        return directory ?? throw new InvalidOperationException("MLNet.MoH.sln not found above the test output");
-    }
+    public string Run(params string[] arguments) =>
+        DotnetProcess.Run(Directory, "dotnet", ["run", "--no-build", "-c", DotnetProcess.Configuration, "--", .. arguments]);
 
     /// <summary>Deletes the project folder.</summary>
     public void Dispose()

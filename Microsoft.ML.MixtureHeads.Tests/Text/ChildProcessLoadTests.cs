@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML.Data;
 using Microsoft.ML.MixtureHeads.Onnx;
-using Microsoft.ML.MixtureHeads.Tests.Platform;
+using Microsoft.ML.MixtureHeads.Tests.Infrastructure;
 using Microsoft.ML.MixtureHeads.Text;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Text;
@@ -66,25 +66,8 @@ public sealed class ChildProcessLoadTests : IDisposable
         string textsFile = Path.Combine(_work.FullName, "texts.json");
         File.WriteAllText(textsFile, JsonSerializer.Serialize(texts));
 
-        string app = Path.Combine(_work.FullName, "app");
-        Directory.CreateDirectory(app);
-        string library = Path.Combine(DotnetProcess.RepositoryRoot(), "Microsoft.ML.MixtureHeads", "Microsoft.ML.MixtureHeads.csproj");
-        File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable><ImplicitUsings>enable</ImplicitUsings>
-                <NoWarn>NU1603</NoWarn>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="Microsoft.ML" Version="5.0.1" />
-                <ProjectReference Include="{library}" />
-              </ItemGroup>
-            </Project>
-            """);
-        File.WriteAllText(Path.Combine(app, "Program.cs"), ChildProgram);
-        // The library is already built in this configuration (the tests reference it): reuse it rather than rebuild.
-        DotnetProcess.Run(app, "dotnet", "build", "-c", DotnetProcess.Configuration, "-p:BuildProjectReferences=false", "--nologo", "-v:q");
-        string printed = DotnetProcess.Run(app, "dotnet", "run", "--no-build", "-c", DotnetProcess.Configuration, "--", zip, textsFile, columns[0], columns[1]);
+        using var app = ChildProject.Create("text-ids", ChildProgram, [("Microsoft.ML", "5.0.1")], ["Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj"]);
+        string printed = app.Run(zip, textsFile, columns[0], columns[1]);
 
         var lines = printed.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Equal([.. expected, "ours-loaded:True"], lines);
