@@ -226,6 +226,7 @@ internal static class ClassifierTrainingLoop
         {
             if (accuracy < _accuracy || (accuracy == _accuracy && loss >= _loss)) return false;
             Dispose();
+            using var scope = NewDisposeScope(); // the detached aliases go; the clones stay
             _state = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().clone().DetachFromDisposeScope());
             (_accuracy, _loss, Epoch) = (accuracy, loss, epoch);
             return true;
