@@ -87,8 +87,8 @@ public sealed class MoHTextEncoder : ClassifierNetwork
 
         using (no_grad())
         {
-            ParameterInit.TruncatedNormal_(tok_embeddings.weight, std: 0.02);
-            tok_embeddings.weight[CompactVocabulary.Padding].zero_();
+            ParameterInit.TruncatedNormal_(tok_embeddings.weight!, std: 0.02);
+            tok_embeddings.weight![CompactVocabulary.Padding].zero_();
             if (pos_embed is not null) ParameterInit.TruncatedNormal_(pos_embed, std: 0.02);
             ParameterInit.TruncatedNormal_(head.weight, std: 0.02);
             nn.init.zeros_(head.bias!);
