@@ -1,4 +1,6 @@
 using Microsoft.ML.MixtureHeads.Layers;
+using Microsoft.ML.MixtureHeads.Onnx;
+using Microsoft.ML.MixtureHeads.Tests.Parity;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Layers;
@@ -61,6 +63,29 @@ public sealed class RotaryEmbeddingTests
         var gathered = x.gather(1, positions.unsqueeze(-1).expand(2, 5, 8));
         var expected = full.gather(1, positions.unsqueeze(-1).expand(2, 5, 8));
         Assert.True(rope.Rotate(gathered, positions).allclose(expected));
+    }
+
+    [Fact]
+    public void Onnx_emission_matches_forward_at_any_sequence_length_and_stores_each_table_once()
+    {
+        using var scope = NewDisposeScope();
+        var rope = new RotaryEmbedding(8, 32);
+        var graph = new OnnxGraphBuilder();
+        string q = graph.Input("q", OnnxElementType.Float, "batch", 2, "tokens", 8);
+        string k = graph.Input("k", OnnxElementType.Float, "batch", 2, "tokens", 8);
+        graph.Output(rope.EmitOnnx(graph, q), "q_rotated", OnnxElementType.Float, "batch", 2, "tokens", 8);
+        graph.Output(rope.EmitOnnx(graph, k), "k_rotated", OnnxElementType.Float, "batch", 2, "tokens", 8);
+        Assert.Equal(2, graph.ToModel().Initializers.Count(i => i.Dims.SequenceEqual([32L, 8])));   // cos and sin, shared by q and k
+
+        using var session = new OnnxSession(graph.ToBytes());
+        foreach (long tokens in new[] { 5L, 32L })
+        {
+            var x = randn(3, 2, tokens, 8);
+            var y = randn(3, 2, tokens, 8);
+            var outputs = session.Run(("q", x), ("k", y));
+            ParityAssert.Close($"q rotated, N={tokens}", rope.forward(x), outputs["q_rotated"], Tolerance.Fp32);
+            ParityAssert.Close($"k rotated, N={tokens}", rope.forward(y), outputs["k_rotated"], Tolerance.Fp32);
+        }
     }
 
     [Fact]

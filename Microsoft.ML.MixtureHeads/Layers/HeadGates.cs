@@ -1,4 +1,6 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.MixtureHeads.Layers;
@@ -63,6 +65,53 @@ internal static class HeadGates
     {
         var (values, indices) = probabilities.detach().topk(k, 1);
         return zeros_like(probabilities).scatter_(1, indices, ones_like(values));
+    }
+
+    /// <summary>
+    /// The ONNX twin of <see cref="Learned"/> (forward values) on tokens [..., C]: gates [..., H], or null when every
+    /// gate is the constant 1 (the dense-weighted case with one head). Routers go in under <paramref name="prefix"/>.
+    /// </summary>
+    public static string? EmitLearned(OnnxGraphBuilder graph, string tokens, Linear? wg, Linear? wg_0, Linear? wg_1,
+        int sharedHeads, int topK, string prefix)
+    {
+        string Router(Linear router, string name) =>
+            graph.Softmax(graph.Linear(router, tokens, OnnxGraphBuilder.ParameterName(prefix, name)), axis: -1);
+        // null for a single shared head, whose gate is 1
+        string? shared = sharedHeads > 1 ? graph.Mul(Router(wg_1!, "wg_1"), graph.Scalar((float)sharedHeads)) : null;   // [..., h_s]
+        if (topK == 0) return shared;                                                                  // dense-weighted: h_s == H
+
+        var probabilities = Router(wg!, "wg");                                                         // [..., E]
+        var kept = graph.Mul(probabilities, EmitTopKMask(graph, probabilities, topK));
+        var total = graph.Max(graph.ReduceSum(kept, [-1], keepDims: true), graph.Scalar((float)Float32Epsilon));
+        var routed = graph.Mul(graph.Div(kept, total), graph.Scalar((float)topK));                     // [..., E]
+        if (sharedHeads == 0) return routed;
+
+        var alpha = graph.Split(graph.Mul(Router(wg_0!, "wg_0"), graph.Scalar(2f)), -1, 1, 1);         // [..., 1] twice
+        return graph.Concat(-1, shared is null ? alpha[0] : graph.Mul(shared, alpha[0]), graph.Mul(routed, alpha[1]));   // [..., H]
+    }
+
+    /// <summary>
+    /// The ONNX twin of <see cref="ParameterFree"/> (forward values) on the routed query norms [..., E]: binary gates
+    /// [..., H], shared heads first. <paramref name="routedHeads"/> is E (the std is unbiased, so it divides by E - 1).
+    /// </summary>
+    public static string EmitParameterFree(OnnxGraphBuilder graph, string routedQueryNorms, int sharedHeads, int topK, int routedHeads)
+    {
+        var centred = graph.Sub(routedQueryNorms, graph.ReduceMean(routedQueryNorms, [-1], keepDims: true));
+        var variance = graph.Div(graph.ReduceSum(graph.Mul(centred, centred), [-1], keepDims: true), graph.Scalar((float)(routedHeads - 1)));
+        var spread = graph.Max(graph.Sqrt(variance), graph.Scalar((float)Float32Epsilon));            // [..., 1]
+        var scores = graph.Softmax(graph.Div(routedQueryNorms, spread), axis: -1);                     // [..., E]
+        var selected = EmitTopKMask(graph, scores, topK);                                              // [..., E] 0/1
+        if (sharedHeads == 0) return selected;
+        var sharedShape = graph.Concat(0, graph.Shape(selected, start: 0, end: -1), graph.Vector(sharedHeads));
+        return graph.Concat(-1, graph.ConstantOfShape(sharedShape, 1f), selected);                     // [..., H]
+    }
+
+    /// <summary>The ONNX twin of <see cref="TopKMask"/> along the last axis: 1 at the <paramref name="k"/> largest entries, 0 elsewhere.</summary>
+    public static string EmitTopKMask(OnnxGraphBuilder graph, string scores, int k)
+    {
+        var (_, indices) = graph.TopK(scores, k, axis: -1);                                            // [..., k] int64
+        var zeros = graph.ConstantOfShape(graph.Shape(scores), 0f);
+        return graph.ScatterElements(zeros, indices, graph.ConstantOfShape(graph.Shape(indices), 1f), axis: -1);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -98,6 +99,45 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         return o.reshape(batch, tokens, -1);
     }
 
+    /// <summary>
+    /// Emits the evaluation-mode forward for inference: every head attends and is multiplied by its gate before
+    /// <c>proj</c> (head skipping is not emitted; it gives the same values), no dropout. Every parameter goes in as an
+    /// initializer under its state-dict name below <paramref name="prefix"/>; batch and sequence length may be symbolic.
+    /// </summary>
+    /// <param name="graph">The graph being built.</param>
+    /// <param name="x">Tokens [B, N, C], float.</param>
+    /// <param name="prefix">This layer's state-dict path, e.g. "blocks.0.attn" ("" for a root module).</param>
+    /// <param name="keyPaddingMask">Optional bool [B, N]: true for a real token, false for padding no query may attend to.</param>
+    /// <param name="rotary">Optional rotary embedding applied to queries and keys after routing has read the queries.</param>
+    /// <returns>The output value [B, N, C].</returns>
+    /// <exception cref="ArgumentException"><paramref name="rotary"/> rotates another head width.</exception>
+    public string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix, string? keyPaddingMask = null, RotaryEmbedding? rotary = null)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(prefix);
+        int heads = Options.Heads, headDim = Options.ResolvedHeadDim;
+        if (rotary is not null && rotary.HeadDim != headDim)
+            throw new ArgumentException($"The rotary embedding covers head dim {rotary.HeadDim}; this layer needs {headDim}.", nameof(rotary));
+        string Name(string child) => OnnxGraphBuilder.ParameterName(prefix, child);
+        using var scope = graph.Scope(prefix);
+
+        var qkvHeads = graph.Transpose(graph.Reshape(Projections.EmitOnnx(graph, qkv, x, Name("qkv")), 0, 0, 3, heads, headDim),
+            2, 0, 3, 1, 4);                                                     // [3, B, H, N, D]
+        string Part(long index) => graph.Gather(qkvHeads, graph.Scalar(index), axis: 0);
+        string q = Part(0), k = Part(1), v = Part(2);                           // [B, H, N, D]
+
+        var gates = EmitGates(graph, x, q, prefix);                             // [B, N, H], or null when every gate is 1
+        if (rotary is not null)
+        {
+            q = rotary.EmitOnnx(graph, q);
+            k = rotary.EmitOnnx(graph, k);
+        }
+
+        var o = graph.Transpose(graph.ScaledDotProductAttention(q, k, v, headDim, keyPaddingMask, Options.Causal), 0, 2, 1, 3);   // [B, N, H, D]
+        if (gates is not null) o = graph.Mul(o, graph.Unsqueeze(gates, -1));
+        return Projections.EmitOnnx(graph, proj, graph.Reshape(o, 0, 0, -1), Name("proj"));                                 // [B, N, C]
+    }
+
     /// <summary>Gates [B, N, H] and, in training with routed heads, the balance loss.</summary>
     /// <param name="x">The layer input [B, N, C] (what learned routers read).</param>
     /// <param name="q">Pre-rotary queries [B, H, N, D]; read only by ParameterFree routing, may be null otherwise.</param>
@@ -119,6 +159,29 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
             ? HeadGates.BalanceLoss(values.Probabilities, values.Selected!, keyPadding?.reshape(batch * tokens))
             : null;
         return (values.Gates.view(batch, tokens, o.Heads), balanceLoss);
+    }
+
+    /// <summary>The ONNX twin of <see cref="Route"/>'s gates (eval mode): [B, N, H], or null when every gate is 1.</summary>
+    /// <param name="graph">The graph being built.</param>
+    /// <param name="x">The layer input [B, N, C].</param>
+    /// <param name="q">Pre-rotary queries [B, H, N, D].</param>
+    /// <param name="prefix">This layer's state-dict path (for the routers).</param>
+    private string? EmitGates(OnnxGraphBuilder graph, string x, string q, string prefix)
+    {
+        var o = Options;
+        switch (o.Routing)
+        {
+            case HeadRouting.Dense:
+                return null;
+            case HeadRouting.Learned:
+                return HeadGates.EmitLearned(graph, x, wg, wg_0, wg_1, o.SharedHeads, o.RoutedTopK, prefix);
+            case HeadRouting.ParameterFree:
+                var routedQueries = graph.Slice(q, [o.SharedHeads], [o.Heads], [1]);                            // [B, E, N, D]
+                var norms = graph.Sqrt(graph.ReduceSum(graph.Mul(routedQueries, routedQueries), [-1], keepDims: false));   // [B, E, N]
+                return HeadGates.EmitParameterFree(graph, graph.Transpose(norms, 0, 2, 1), o.SharedHeads, o.RoutedTopK, o.RoutedHeads);
+            default:
+                throw new InvalidOperationException($"Unknown routing {o.Routing}.");
+        }
     }
 
     private void CheckInput(AttentionInput input)

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -52,6 +53,26 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>
                 $"RotaryEmbedding expects [..., N, {HeadDim}] with N <= {MaxLength}; got [{string.Join(", ", x.shape)}].", nameof(x));
         long n = x.shape[^2];
         return x * cos[..(int)n] + RotateHalf(x) * sin[..(int)n];
+    }
+
+    /// <summary>
+    /// Emits <see cref="forward"/>: rotates the value <paramref name="x"/> [..., N, D] by positions 0..N-1, with N read
+    /// from its shape in the graph (it may be symbolic). The cos/sin tables go in as constants, sliced to N; equal
+    /// tables are stored once however many layers use them.
+    /// </summary>
+    /// <returns>The rotated value [..., N, D].</returns>
+    public string EmitOnnx(OnnxGraphBuilder graph, string x)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var length = graph.Shape(x, start: -2, end: -1);                                            // [1] = N
+        string Table(Tensor table)
+        {
+            using var host = table.cpu();
+            return graph.Slice(graph.Constant(host.data<float>().ToArray(), MaxLength, HeadDim), graph.Vector(0), length, graph.Vector(0));   // [N, D]
+        }
+        var halves = graph.Split(x, -1, HeadDim / 2, HeadDim / 2);
+        var rotatedHalf = graph.Concat(-1, graph.Neg(halves[1]), halves[0]);                        // [..., N, D]
+        return graph.Add(graph.Mul(x, Table(cos)), graph.Mul(rotatedHalf, Table(sin)));
     }
 
     /// <summary>
