@@ -19,19 +19,20 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// <c>wg.weight</c> for the official <c>gate.wg.weight</c>.
 /// <para>
 /// Dispatch, the fastest formulation we measured for forward + backward on CPU (1 thread, d = 96 / 192 presets,
-/// 4096 tokens; benchmarks suite <c>moe</c>): the (sub-token, choice) assignments are grouped by expert on the host
+/// 4096 tokens, thread CPU time on a shared 2-core machine, +-10%; benchmarks suite <c>moe</c>): the (sub-token, choice) assignments are grouped by expert on the host
 /// (<see cref="DispatchPlan"/>, one counting pass in the official slot order); one row gather builds a buffer in
 /// which each expert's rows are contiguous (<see cref="DispatchRows"/>); experts of similar load are computed
 /// together by <c>bmm</c> over their stacked weights (<see cref="SwiGLU.ForwardStacked"/>); one row gather brings
 /// the results back per assignment (<see cref="CombineRows"/>), and the gates weight them. What lost, and why:
 /// </para>
 /// <list type="bullet">
-/// <item>A loop running each expert on its own rows: ~25 ops and autograd nodes per expert of TorchSharp overhead;
-/// with 96 experts of 32 -> 64 features the experts took 49 ms against 32 ms for grouped <c>bmm</c>.</item>
+/// <item>A loop running each expert's own module on its rows (same gathers): ~25 ops and autograd nodes per
+/// expert of TorchSharp overhead. Dispatch + experts took 60 ms against 57 ms grouped for h = 3, d = 96 (96 experts
+/// of 32 -> 64), 144 against 140 ms for h = 3, d = 192; a tie (+-3%) for h = 2, whose 40 experts are wider.</item>
 /// <item>One <c>bmm</c> padded to the busiest expert: padding grows with imbalance (h = 3, d = 192 layer 190 ms);
 /// cost-based groups (<see cref="DispatchPlan"/>) took it to 164 ms.</item>
 /// <item>Autograd's <c>index_select</c>: its backward is <c>index_add_</c>, which libtorch runs row by row on CPU
-/// (10 ms against 2.5 ms forward + backward for 36,864 rows of 32); the custom gathers use <c>index_select</c>
+/// (5-10 ms against 2.5 ms forward + backward for 36,864 rows of 32); the custom gathers use <c>index_select</c>
 /// both ways. <c>index_copy</c> with an <c>index_select</c> backward sat in between (4.5 ms).</item>
 /// <item>A <c>narrow</c> per group of the buffer: each narrow's backward writes a zero-filled copy of the whole
 /// buffer (7.4 ms against 1.9 ms for one <c>split</c> over 10 groups).</item>
