@@ -124,14 +124,14 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
         var indices = ExpertRowIndices.Of(plan, sub.device);
         var buffer = DispatchRows.Apply(sub, indices);                                   // [R, d/h], experts contiguous
         // One split, not a narrow per group: each narrow's backward would write a zero-filled copy of the whole buffer.
-        var groupRows = plan.Groups.Count > 0 ? buffer.split(plan.Groups.Select(g => g.BufferRows).ToArray()) : [];
+        var groupRows = buffer.split(plan.Groups.Select(g => g.BufferRows).ToArray());
         var outputs = plan.Groups.Select((group, i) =>
         {
             var rows = groupRows[i].view(group.Experts.Length, group.Capacity, subDim);
             ExpertGroupComputed?.Invoke(group, rows.shape);
             return SwiGLU.ForwardStacked(group.Experts.Select(e => experts[e]).ToList(), rows).reshape(group.BufferRows, subDim);
         }).ToList();
-        var bufferOut = outputs.Count switch { 0 => buffer, 1 => outputs[0], _ => cat(outputs, 0) };   // [R, d/h]
+        var bufferOut = outputs.Count == 1 ? outputs[0] : cat(outputs, 0);             // [R, d/h]; a token keeps >= 1 row
         return CombineRows.Apply(bufferOut, indices);                                    // [A, d/h]
     }
 
@@ -161,6 +161,7 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
         return (probs.mean([0]) * firstChoiceFraction).sum() * Options.Experts;
     }
 
+    /// <summary>Routed assignments per expert over all k * S assignments, [E].</summary>
     private static Tensor ExpertLoad(DispatchPlan plan, Device device)
     {
         double assignments = plan.SlotOfAssignment.LongLength;
