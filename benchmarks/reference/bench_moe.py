@@ -10,12 +10,24 @@ GShard balance loss. Dense layer: a SwiGLU FFN.
 """
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+def thread_count():
+    """--threads, read before torch loads: Debian's torch multiplies matrices in OpenBLAS, whose own thread pool
+    torch.set_num_threads does not govern."""
+    return sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+
+
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = thread_count()
+
+import torch  # noqa: E402  (after the thread variables)
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 BALANCE_WEIGHT = 0.01
 BATCH = 8

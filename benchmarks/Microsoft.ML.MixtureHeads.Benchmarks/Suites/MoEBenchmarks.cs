@@ -32,8 +32,9 @@ public sealed class MoEBenchmarks : IBenchmarkSuite
     {
         long tokens = settings.Quick ? 1024 : 4096;
         int rounds = settings.Quick ? 3 : 11;
-        // .NET's tiered JIT optimises a method after 30 calls, and the MoE step calls some methods once: warm up past that.
-        int warmup = settings.Quick ? 5 : 30;
+        // .NET's tiered JIT optimises a method after 30 calls, and the MoE step calls some methods once per step
+        // (measured: per-step time settles after ~35 steps): warm up past that.
+        int warmup = settings.Quick ? 5 : 40;
         var sizes = settings.Quick ? new (long Dim, long DMoe)[] { (96, 256) } : [(96, 256), (192, 512)];
         return sizes.Select(size => Measure(settings, size.Dim, size.DMoe, tokens, warmup, rounds)).ToList();
     }
