@@ -24,6 +24,8 @@ def thread_count():
 
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = thread_count()
+# OpenMP threads that spin between ops starve OpenBLAS's own threads: measured 1.6 s instead of 0.12 s a step at 2 threads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402  (after the thread variables)
 import torch.nn as nn  # noqa: E402
