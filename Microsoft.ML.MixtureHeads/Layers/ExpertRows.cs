@@ -6,6 +6,7 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// <summary>The index tensors of a <see cref="DispatchPlan"/>, on the layer's device.</summary>
 internal sealed record ExpertRowIndices(Tensor SubTokenOfSlot, Tensor AssignmentOfSlot, Tensor SlotOfAssignment, Tensor PaddingSlots, long Choices, long SubTokens, long Dropped)
 {
+    /// <summary>Copies the plan's index arrays to <paramref name="device"/>.</summary>
     public static ExpertRowIndices Of(DispatchPlan plan, Device device) => new(
         tensor(plan.SubTokenOfSlot, device: device), tensor(plan.AssignmentOfSlot, device: device),
         tensor(plan.SlotOfAssignment, device: device), tensor(plan.PaddingSlots, device: device),
@@ -22,20 +23,21 @@ internal sealed record ExpertRowIndices(Tensor SubTokenOfSlot, Tensor Assignment
         return PaddingSlots.shape[0] > 0 ? rows.index_fill_(0, PaddingSlots, 0) : rows;
     }
 
-    public List<Tensor> Saved() => [SubTokenOfSlot, AssignmentOfSlot, SlotOfAssignment, PaddingSlots];
+    /// <summary>Keeps the indices for backward: tensors as saved variables (alive with the graph, whatever the
+    /// caller's dispose scope does), sizes as data.</summary>
+    public void Save(autograd.AutogradContext ctx)
+    {
+        ctx.save_for_backward([SubTokenOfSlot, AssignmentOfSlot, SlotOfAssignment, PaddingSlots]);
+        ctx.save_data("k", Choices);
+        ctx.save_data("S", SubTokens);
+        ctx.save_data("dropped", Dropped);
+    }
 
+    /// <summary>The indices <see cref="Save"/> kept.</summary>
     public static ExpertRowIndices Restore(autograd.AutogradContext ctx)
     {
         var saved = ctx.get_saved_variables();
         return new(saved[0], saved[1], saved[2], saved[3], (long)ctx.get_data("k"), (long)ctx.get_data("S"), (long)ctx.get_data("dropped"));
-    }
-
-    public void Save(autograd.AutogradContext ctx)
-    {
-        ctx.save_for_backward(Saved());
-        ctx.save_data("k", Choices);
-        ctx.save_data("S", SubTokens);
-        ctx.save_data("dropped", Dropped);
     }
 }
 

@@ -22,22 +22,35 @@ public static class Stopwatches
 
     /// <summary>
     /// Times several actions in interleaved rounds (one call of each per round), so that a busy spell on a shared
-    /// machine lands on all of them alike rather than on whichever ran during it.
+    /// machine lands on all of them alike rather than on whichever ran during it. Also reports the process CPU time
+    /// per call, which a busy machine inflates far less than wall-clock time when the work runs on one thread.
     /// </summary>
-    /// <returns>Median milliseconds per call of each action, in order.</returns>
-    public static double[] InterleavedMedianMilliseconds(IReadOnlyList<Action> actions, int warmup = 2, int rounds = 9)
+    /// <returns>Median wall-clock and process CPU milliseconds per call of each action, in order.</returns>
+    public static (double Wall, double Cpu)[] InterleavedMedianMilliseconds(IReadOnlyList<Action> actions, int warmup = 2, int rounds = 9)
     {
         foreach (var action in actions) for (int i = 0; i < warmup; i++) action();
-        var samples = actions.Select(_ => new double[rounds]).ToArray();
+        var wall = actions.Select(_ => new double[rounds]).ToArray();
+        var cpu = actions.Select(_ => new double[rounds]).ToArray();
+        using var process = Process.GetCurrentProcess();
         for (int round = 0; round < rounds; round++)
         {
             for (int a = 0; a < actions.Count; a++)
             {
+                process.Refresh();
+                var cpuStart = process.TotalProcessorTime;
                 long start = Stopwatch.GetTimestamp();
                 actions[a]();
-                samples[a][round] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                wall[a][round] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                process.Refresh();
+                cpu[a][round] = (process.TotalProcessorTime - cpuStart).TotalMilliseconds;
             }
         }
-        return samples.Select(s => { Array.Sort(s); return s[rounds / 2]; }).ToArray();
+        return actions.Select((_, a) => (Median(wall[a]), Median(cpu[a]))).ToArray();
+    }
+
+    private static double Median(double[] samples)
+    {
+        Array.Sort(samples);
+        return samples[samples.Length / 2];
     }
 }

@@ -1,20 +1,35 @@
 """PyTorch baseline for the `moe` benchmark suite: the same layers in idiomatic eager PyTorch.
 
-    /usr/bin/python3 bench_moe.py --threads N [--quick] --tokens T --rounds R --layers JSON
+    /usr/bin/python3 bench_moe.py --threads N [--quick] --tokens T --warmup W --rounds R --layers JSON
 
-Prints one JSON object: {"torch": version, "threads": N, "milliseconds": [median fwd+bwd ms per layer, in order]}.
+Prints one JSON object: {"torch": version, "threads": N, "milliseconds": [median wall-clock fwd+bwd ms per layer],
+"cpu_milliseconds": [median process CPU ms per layer]}, layers in the order given.
 MoE layers follow specs/mhmoe.md: head projection, split into h sub-tokens, fp32 router, softmax then top-k (raw
 probabilities), experts run one by one on their index_select-ed rows and index_add_-ed back, merge, merge projection,
 GShard balance loss. Dense layer: a SwiGLU FFN.
 """
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+def thread_count():
+    """--threads, read before torch loads: Debian's torch multiplies matrices in OpenBLAS, whose own thread pool
+    torch.set_num_threads does not govern."""
+    return sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+
+
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = thread_count()
+# OpenMP threads that spin between ops starve OpenBLAS's own threads: measured 1.6 s instead of 0.12 s a step at 2 threads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402  (after the thread variables)
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 BALANCE_WEIGHT = 0.01
 BATCH = 8
@@ -68,6 +83,7 @@ def main():
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--tokens", type=int, default=4096)
+    parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--layers", required=True)
     args = parser.parse_args()
@@ -92,16 +108,19 @@ def main():
 
     steps = [step_of(layer) for layer in layers]
     for step in steps:
-        for _ in range(2):
+        for _ in range(args.warmup):
             step()
-    samples = [[] for _ in steps]
+    wall = [[] for _ in steps]
+    cpu = [[] for _ in steps]
     for _ in range(args.rounds):
         for i, step in enumerate(steps):
-            start = time.perf_counter()
+            cpu_start, start = time.process_time(), time.perf_counter()
             step()
-            samples[i].append((time.perf_counter() - start) * 1000)
+            wall[i].append((time.perf_counter() - start) * 1000)
+            cpu[i].append((time.process_time() - cpu_start) * 1000)
     print(json.dumps({"torch": torch.__version__, "threads": args.threads,
-                      "milliseconds": [statistics.median(s) for s in samples]}))
+                      "milliseconds": [statistics.median(s) for s in wall],
+                      "cpu_milliseconds": [statistics.median(s) for s in cpu]}))
 
 
 if __name__ == "__main__":
