@@ -56,10 +56,10 @@ public sealed class ImageFolderFixture : IDisposable
             {
                 ImageColumnName = "Image",
                 Model = TinyVisionTransformers.MoH,
-                Epochs = 4,
+                Epochs = 20,
                 BatchSize = 32,
                 LearningRate = 3e-3,
-                WarmupEpochs = 0.5,
+                WarmupEpochs = 1,
                 Seed = 1,
             }))
             .Fit(train);

@@ -123,14 +123,14 @@ public sealed class ImageTrainerBehaviourTests
         var wrongType = Assert.Throws<ArgumentOutOfRangeException>(() => With(o => o.ImageColumnName = "Label").Fit(data));
         Assert.Contains("Image column 'Label'", wrongType.Message);
 
-        Assert.Contains("no rows", Assert.Throws<ArgumentException>(() => With(_ => { }).Fit(ml.Data.TakeRows(data, 0))).Message);
+        Assert.Contains("no rows", Assert.Throws<ArgumentException>(() => With(_ => { }).Fit(ml.Data.SkipRows(data, 100_000))).Message);
 
         var trousers = ml.Data.LoadFromEnumerable(Images.Rows().Where(r => r.Label == "Trouser"));
         var oneClass = ml.Transforms.Conversion.MapValueToKey("Single", "Label").Fit(trousers).Transform(trousers);
         var single = Assert.Throws<ArgumentOutOfRangeException>(() => With(o => o.LabelColumnName = "Single").Fit(oneClass));
         Assert.Contains("'Single'", single.Message);
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => With(o => o.Architecture = "no_such_model"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => With(o => { o.Model = null; o.Architecture = "no_such_model"; }));
         Assert.Throws<ArgumentOutOfRangeException>(() => With(o => o.BatchSize = 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => With(o => o.EarlyStoppingPatience = 2));
     }

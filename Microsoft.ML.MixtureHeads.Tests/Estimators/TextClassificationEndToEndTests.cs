@@ -23,8 +23,9 @@ public sealed class TextClassificationEndToEndTests
     private const string ScoringProgram = """
         using System.Text.Json;
         using Microsoft.ML;
+        using Microsoft.ML.Data;
         var ml = new MLContext();
-        using var model = (Microsoft.ML.Data.TransformerChain<ITransformer>)ml.Model.Load(args[0], out _);
+        using var model = (TransformerChain<ITransformer>)ml.Model.Load(args[0], out _);
         var texts = JsonSerializer.Deserialize<string[]>(File.ReadAllText(args[1]))!;
         var scored = model.Transform(ml.Data.LoadFromEnumerable(texts.Select(t => new Mail { Text = t, Label = "ham" })));
         using (var writer = new BinaryWriter(File.Create(args[2])))

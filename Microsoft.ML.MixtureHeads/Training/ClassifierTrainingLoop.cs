@@ -47,7 +47,8 @@ internal static class ClassifierTrainingLoop
         using var optimizer = CreateOptimizer(model, options);
 
         var clock = Stopwatch.StartNew();
-        var window = new ReportWindow(options.Epochs);
+        var window = new ReportWindow(options.Epochs);      // since the last step report
+        var epochWindow = new ReportWindow(options.Epochs); // since the epoch began
         var epochReports = new List<TrainingMetrics>();
         var best = new BestWeights();
         int step = 0, epochsWithoutImprovement = 0, lastEpoch = 0;
@@ -64,8 +65,8 @@ internal static class ClassifierTrainingLoop
 
                 double learningRate = schedule.At(step);
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
-                TrainStep(model, optimizer, train, order, batch, settings, generator, window);
-                window.LearningRate = learningRate;
+                TrainStep(model, optimizer, train, order, batch, settings, generator, window, epochWindow);
+                window.LearningRate = epochWindow.LearningRate = learningRate;
 
                 if ((step + 1) % Math.Max(1, options.LogEverySteps) == 0)
                     Report(settings, window.Close(TrainingPhase.Step, epoch, step + 1, totalSteps, clock.Elapsed, null));
@@ -73,7 +74,8 @@ internal static class ClassifierTrainingLoop
             if (cancelled || outOfTime) break;
 
             (double Loss, double Accuracy)? validationResult = validation is null ? null : Evaluate(model, validation, options.BatchSize, settings.Device);
-            var report = window.Close(TrainingPhase.EpochEnd, epoch, step, totalSteps, clock.Elapsed, validationResult);
+            var report = epochWindow.Close(TrainingPhase.EpochEnd, epoch, step, totalSteps, clock.Elapsed, validationResult);
+            window.Close(TrainingPhase.Step, epoch, step, totalSteps, clock.Elapsed, null); // the next step window starts here
             epochReports.Add(report);
             Report(settings, report);
 
@@ -98,7 +100,7 @@ internal static class ClassifierTrainingLoop
     }
 
     private static void TrainStep(nn.Module<Tensor, ClassifierOutput> model, AdamW optimizer, TrainingTensors train, Tensor order,
-        int batch, LoopSettings settings, Generator generator, ReportWindow window)
+        int batch, LoopSettings settings, Generator generator, params ReportWindow[] windows)
     {
         var options = settings.Options;
         using var scope = NewDisposeScope();
@@ -120,8 +122,10 @@ internal static class ClassifierTrainingLoop
         if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), options.GradientClipNorm);
         optimizer.step();
 
-        window.Add(labels.shape[0], taskLoss.item<float>(), output.BalanceLoss?.item<float>() ?? 0,
-            output.Logits.argmax(1).eq(labels).sum().item<long>(), output.HeadGates);
+        double taskValue = taskLoss.item<float>(), balanceValue = output.BalanceLoss?.item<float>() ?? 0;
+        long correct = output.Logits.argmax(1).eq(labels).sum().item<long>();
+        var usage = HeadUsage(output.HeadGates);
+        foreach (var window in windows) window.Add(labels.shape[0], taskValue, balanceValue, correct, usage);
     }
 
     /// <summary>Mean cross-entropy and accuracy over the whole of <paramref name="data"/>, in eval mode, without gradients.</summary>
@@ -162,6 +166,10 @@ internal static class ClassifierTrainingLoop
         return optim.AdamW(groups, lr: options.LearningRate);
     }
 
+    /// <summary>Per layer, the share of tokens whose gate for each head is non-zero: [layers][H].</summary>
+    private static float[][] HeadUsage(IReadOnlyList<Tensor> gates) =>
+        gates.Select(g => g.detach().ne(0).to(ScalarType.Float32).reshape(-1, g.shape[^1]).mean([0]).cpu().data<float>().ToArray()).ToArray();
+
     private static void Report(LoopSettings settings, TrainingMetrics metrics)
     {
         settings.Channel?.Info(MessageSensitivity.None, metrics.ToString());
@@ -179,21 +187,16 @@ internal static class ClassifierTrainingLoop
 
         public double LearningRate { get; set; }
 
-        public void Add(long examples, double loss, double balance, long correct, IReadOnlyList<Tensor> gates)
+        public void Add(long examples, double loss, double balance, long correct, float[][] headUsage)
         {
             _examples += examples;
             _correct += correct;
             _steps++;
             _loss += loss;
             _balance += balance;
-            _headUsage ??= gates.Select(g => new double[g.shape[^1]]).ToArray();
-            for (int layer = 0; layer < gates.Count; layer++)
-            {
-                // Share of tokens whose gate for each head is non-zero: [H]
-                using var used = gates[layer].detach().ne(0).to(ScalarType.Float32).reshape(-1, gates[layer].shape[^1]).mean([0]).cpu();
-                var values = used.data<float>().ToArray();
-                for (int h = 0; h < values.Length; h++) _headUsage[layer][h] += values[h];
-            }
+            _headUsage ??= headUsage.Select(layer => new double[layer.Length]).ToArray();
+            for (int layer = 0; layer < headUsage.Length; layer++)
+                for (int h = 0; h < headUsage[layer].Length; h++) _headUsage[layer][h] += headUsage[layer][h];
         }
 
         public TrainingMetrics Close(TrainingPhase phase, int epoch, int step, int totalSteps, TimeSpan elapsed, (double Loss, double Accuracy)? validation)
