@@ -10,5 +10,6 @@ public interface IBenchmarkSuite
     IReadOnlyList<BenchTable> Run(BenchSettings settings);
 }
 
-/// <summary>What every suite is told: thread count and whether to run a short smoke version.</summary>
-public sealed record BenchSettings(int Threads, bool Quick, string RepositoryRoot);
+/// <summary>What every suite is told: thread count, whether to run a short smoke version, and (for the training
+/// suites) how many epochs to train instead of their default.</summary>
+public sealed record BenchSettings(int Threads, bool Quick, string RepositoryRoot, int? Epochs = null);

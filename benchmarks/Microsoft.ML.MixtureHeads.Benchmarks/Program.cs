@@ -2,11 +2,12 @@ using System.Reflection;
 using Microsoft.ML.MixtureHeads.Benchmarks;
 using TorchSharp;
 
-// ./build.sh bench [--suite NAME] [--quick] [--threads N]
+// ./build.sh bench [--suite NAME] [--quick] [--threads N] [--epochs N]
 // Every suite prints our figures next to its baseline's, measured in this same run on this machine.
 string? only = null;
 bool quick = false;
 int threads = Environment.ProcessorCount;
+int? epochs = null;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -14,6 +15,7 @@ for (int i = 0; i < args.Length; i++)
         case "--suite": only = args[++i]; break;
         case "--quick": quick = true; break;
         case "--threads": threads = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+        case "--epochs": epochs = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
         default: Console.Error.WriteLine($"unknown argument '{args[i]}'"); return 2;
     }
 }
@@ -22,7 +24,7 @@ string root = AppContext.BaseDirectory;
 while (!File.Exists(Path.Combine(root, "MLNet.MoH.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
 
 torch.set_num_threads(threads);
-var settings = new BenchSettings(threads, quick, root);
+var settings = new BenchSettings(threads, quick, root, epochs);
 var suites = Assembly.GetExecutingAssembly().GetTypes()
     .Where(t => typeof(IBenchmarkSuite).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
     .Select(t => (IBenchmarkSuite)Activator.CreateInstance(t)!)

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Estimators;
+using Microsoft.ML.MixtureHeads.Models;
+using Microsoft.ML.MixtureHeads.Text;
+using Microsoft.ML.MixtureHeads.Training;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.MixtureHeads.Benchmarks;
+
+/// <summary>
+/// Spam filtering on the SpamAssassin corpus (80/20 split) with dense vs MoH-75 vs MoH-75 + MH-MoE text encoders of the
+/// same width, same recipe and same epochs: held-out accuracy and macro F1 from ML.NET's evaluator, wall time, training
+/// tokens/s and inference latency of the TorchSharp network and of the saved .zip.
+/// </summary>
+public sealed class TextClassifierBenchmarks : IBenchmarkSuite
+{
+    private static readonly string[] Architectures = ["moh_text_tiny_100", "moh_text_tiny_75", "moh_text_tiny_75_mhmoe"];
+
+    public string Name => "text";
+
+    public IReadOnlyList<BenchTable> Run(BenchSettings settings)
+    {
+        int epochs = settings.Epochs ?? (settings.Quick ? 1 : 3);
+        var ml = new MLContext(seed: 1);
+        var mails = SpamAssassin.Read().Select(m => new Mail { Text = m.Text, Label = m.Label }).ToList();
+        if (settings.Quick) mails = mails.Where((_, i) => i % 6 == 0).ToList();
+        var split = ml.Data.TrainTestSplit(ml.Data.LoadFromEnumerable(mails), testFraction: 0.2, seed: 1);
+        var trainTexts = ml.Data.CreateEnumerable<Mail>(split.TrainSet, reuseRowObject: false).ToList();
+        var testRows = ml.Data.CreateEnumerable<Mail>(split.TestSet, reuseRowObject: false).Take(64).ToList();
+
+        var quality = new BenchTable($"SpamAssassin, {trainTexts.Count:N0} training / {mails.Count - trainTexts.Count:N0} held-out mails, {epochs} epoch(s), {settings.Threads} thread(s)",
+            "architecture", "active heads", "FFN", "params", "accuracy", "macro F1", "train wall time", "tokens/s (train)");
+        var latency = new BenchTable("Inference latency (ms, median)",
+            "architecture", "TorchSharp batch 1", "TorchSharp batch 64", "zip PredictionEngine (1)", "zip Transform 64 (row by row)", "batched Transform 64 (ONNX Runtime)");
+        foreach (string name in Architectures)
+        {
+            var config = ModelRegistry.TextEncoder(name);
+            double tokensPerMail = trainTexts.Average(m => Math.Min(TextTokenIds.Encode(m.Text).Length, config.MaxLength));
+            var reports = new List<TrainingMetrics>();
+            var clock = Stopwatch.StartNew();
+            using var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MoHTextClassifier(Recipe(name, epochs, reports))).Fit(split.TrainSet);
+            var wall = clock.Elapsed;
+            var metrics = ml.MulticlassClassification.Evaluate(model.Transform(split.TestSet));
+            var matrix = metrics.ConfusionMatrix;
+            double macroF1 = Enumerable.Range(0, matrix.NumberOfClasses)
+                .Average(c => matrix.PerClassPrecision[c] + matrix.PerClassRecall[c] == 0 ? 0
+                    : 2 * matrix.PerClassPrecision[c] * matrix.PerClassRecall[c] / (matrix.PerClassPrecision[c] + matrix.PerClassRecall[c]));
+            double mailsPerSecond = reports.Where(r => r.Phase == TrainingPhase.EpochEnd).Average(r => r.SamplesPerSecond);
+            var network = model.LastTransformer.Network;
+            quality.Add(name, $"{config.ActiveHeadPercent}%", config.FeedForward.ToString(), $"{network.parameters().Sum(p => p.numel()) / 1e6:F2}M",
+                $"{metrics.MicroAccuracy:P2}", $"{macroF1:P2}", $"{wall:mm\\:ss}", mailsPerSecond * tokensPerMail);
+
+            using var scope = NewDisposeScope();
+            var ids = TokenBatch.StageIds(testRows.Select(r => TextTokenIds.Encode(r.Text)).ToList(), config.MaxLength);
+            var l = InferenceLatency.Measure(network, ids, model, split.TrainSet.Schema, testRows, settings.Quick);
+            latency.Add(name, l.TorchSharpBatch1, l.TorchSharpBatch64, l.ZipPredictionEngine, l.ZipTransform64, l.BatchedTransform64);
+        }
+        quality.Notes.Add("Recipe for all: AdamW lr 1e-3, weight decay 0.05, batch 32, warmup 0.3 epoch then cosine, label smoothing 0.1, " +
+                          "balance weight 0.01, cl100k tokens with a compact vocabulary (min count 2, at most 16384), first 256 tokens of each mail.");
+        quality.Notes.Add("Goal: >= 97% held-out accuracy with the default configuration (moh_text_tiny_75) in under 10 minutes on 2 cores.");
+        return [quality, latency];
+    }
+
+    private static MoHTextClassificationTrainer.Options Recipe(string architecture, int epochs, List<TrainingMetrics> reports) => new()
+    {
+        TextColumnName = nameof(Mail.Text),
+        Architecture = architecture,
+        Epochs = epochs,
+        BatchSize = 32,
+        LearningRate = 1e-3,
+        WarmupEpochs = 0.3,
+        LogEverySteps = 50,
+        Seed = 1,
+        MetricsCallback = m => { reports.Add(m); Console.Error.WriteLine($"  {architecture}: {m}"); },
+    };
+
+    private sealed class Mail
+    {
+        public string Text { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+}
