@@ -124,9 +124,12 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
     /// <param name="prefix">This layer's state-dict path, e.g. "blocks.1.moe" ("" for a root module).</param>
     /// <returns>The output value, shaped like <paramref name="x"/>.</returns>
     /// <remarks>
-    /// Sparse dispatch (<see cref="ExpertDispatchOnnx"/>) measured faster in ONNX Runtime than computing every expert
-    /// on every sub-token and weighting by a dense [S, E] gate matrix, at every size we deploy (benchmarks suite
-    /// <c>moe-onnx</c>): the sort, gathers and scatter cost less than the (E / k - 1) extra expert passes.
+    /// Sparse dispatch (<see cref="ExpertDispatchOnnx"/>) measured faster in ONNX Runtime 1.31 (CPU, 1 thread) than
+    /// computing every expert on every sub-token and weighting by a dense [S, E] gate matrix, at every size measured
+    /// (benchmarks suite <c>moe-onnx</c>, 64 to 4096 tokens): 1.7-2.6x for the registered h = 2, 8 x 96, top-2 layer
+    /// (dense or BitLinear experts), 2.5-2.9x for h = 3, 16 x 64, top-3, 3.4-7x for SMoE 8 x 256, top-1. The sort,
+    /// gathers and scatter cost less than the E / k - 1 extra expert passes even at 64 tokens; stacking all experts'
+    /// weights into three batched MatMuls made the dense form slower still.
     /// </remarks>
     public string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix)
     {
