@@ -35,7 +35,9 @@ internal static class MoECases
         return softmax(F.linear(tokens.reshape(-1, o.SubTokenDim), layer.wg.weight), -1);
     }
 
-    private static double SmallestRoutingGap(MultiHeadMoE layer, Tensor x)
+    /// <summary>The smallest gap, over sub-tokens, between consecutive sorted router probabilities up to the (k+1)-th;
+    /// +inf when there is no choice to make.</summary>
+    public static double SmallestRoutingGap(MultiHeadMoE layer, Tensor x)
     {
         var sorted = RouterProbabilities(layer, x).sort(-1, descending: true).Values;
         long compared = Math.Min(layer.Options.TopK + 1, layer.Options.Experts);

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.MixtureHeads.Tests.Layers;
 
 /// <summary>
-/// <see cref="TransformerBlock.EmitOnnx"/> with dense feed-forward networks (GELU MLP, SwiGLU) and either norm, run in
-/// ONNX Runtime against the block's eval forward, with a symbolic batch and sequence length.
+/// <see cref="TransformerBlock.EmitOnnx"/> with dense (GELU MLP, SwiGLU) and expert (SMoE, MH-MoE) feed-forward
+/// networks and either norm, run in ONNX Runtime against the block's eval forward, with a symbolic batch and sequence length.
 /// </summary>
 public sealed class TransformerBlockOnnxTests
 {
@@ -41,6 +41,35 @@ public sealed class TransformerBlockOnnxTests
             Attention = new() { Dim = 32, Heads = 4, RoutedTopK = 2, Routing = HeadRouting.ParameterFree },
             FeedForward = new() { Kind = FeedForwardKind.SwiGLU, Hidden = 48 },
         }, KeyPadding: true),
+        ["MH-MoE h=2 + RMSNorm, Learned MoH, causal + key padding, rotary"] = new(new()
+        {
+            Attention = LearnedAttention with { Causal = true },
+            FeedForward = new()
+            {
+                Kind = FeedForwardKind.MultiHeadMoE,
+                MoE = new MultiHeadMoEOptions { Dim = 32, Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 24 },
+            },
+            UseRmsNorm = true,
+        }, KeyPadding: true, Rotary: true),
+        ["MH-MoE h=4 renormalised top-3 with capacity + LayerNorm, dense attention"] = new(new()
+        {
+            Attention = new() { Dim = 32, Heads = 4 },
+            FeedForward = new()
+            {
+                Kind = FeedForwardKind.MultiHeadMoE,
+                MoE = new MultiHeadMoEOptions { Dim = 32, Heads = 4, Experts = 12, TopK = 3, ExpertHidden = 16, RenormalizeTopK = true, CapacityFactor = 1.0 },
+            },
+        }),
+        ["SMoE with BitLinear experts + RMSNorm, ParameterFree MoH with BitLinear projections"] = new(new()
+        {
+            Attention = new() { Dim = 32, Heads = 4, RoutedTopK = 2, Routing = HeadRouting.ParameterFree, Linear = LinearKind.BitLinear },
+            FeedForward = new()
+            {
+                Kind = FeedForwardKind.MultiHeadMoE,
+                MoE = new MultiHeadMoEOptions { Dim = 32, Experts = 4, TopK = 1, ExpertHidden = 48, ExpertLinear = LinearKind.BitLinear },
+            },
+            UseRmsNorm = true,
+        }),
     };
 
     public static TheoryData<string> CaseNames() => new(Cases.Keys);
@@ -53,9 +82,8 @@ public sealed class TransformerBlockOnnxTests
         var c = Cases[name];
         int dim = c.Options.Attention.Dim;
         long batch = Runs.Max(r => r.Batch), tokens = Runs.Max(r => r.Tokens);
-        var (block, x) = Generate(c.Options, batch, tokens, seed: 500 + Cases.Keys.ToList().IndexOf(name));
-        var padding = c.KeyPadding ? MoHTestData.KeyPadding(batch, tokens) : null;
         var rotary = c.Rotary ? new RotaryEmbedding(c.Options.Attention.ResolvedHeadDim, (int)tokens) : null;
+        var (block, x, padding) = Generate(c, batch, tokens, rotary, seed: 500 + Cases.Keys.ToList().IndexOf(name));
 
         var graph = new OnnxGraphBuilder();
         string input = graph.Input("x", OnnxElementType.Float, "batch", "tokens", dim);
@@ -76,10 +104,12 @@ public sealed class TransformerBlockOnnxTests
         }
     }
 
-    /// <summary>A block in eval mode with every parameter spread out (norm gains near 1) and an input [B, N, C] whose
-    /// head routing has no near tie; reseeds until it finds one.</summary>
-    private static (TransformerBlock Block, Tensor X) Generate(TransformerBlockOptions options, long batch, long tokens, int seed)
+    /// <summary>A block in eval mode with every parameter spread out (norm gains near 1), an input [B, N, C] and, when the
+    /// case asks for one, a key padding mask, such that neither the head routing nor, in every run, the expert routing
+    /// has a near tie; reseeds until it finds them.</summary>
+    private static (TransformerBlock Block, Tensor X, Tensor? Padding) Generate(BlockCase c, long batch, long tokens, RotaryEmbedding? rotary, int seed)
     {
+        var options = c.Options;
         for (int attempt = 0; attempt < 50; attempt++)
         {
             manual_seed(seed + 7919 * attempt);
@@ -95,9 +125,23 @@ public sealed class TransformerBlockOnnxTests
                 }
             }
             var x = randn(batch, tokens, options.Attention.Dim);
+            var padding = c.KeyPadding ? MoHTestData.KeyPadding(batch, tokens) : null;
             using var noGrad = no_grad();
-            if (MoHTestData.TopKGap(block.attn, block.norm1.forward(x)) > MoHTestData.MinimumTopKGap) return (block, x);
+            if (MoHTestData.TopKGap(block.attn, block.norm1.forward(x)) > MoHTestData.MinimumTopKGap
+                && Runs.All(run => ExpertRoutingGap(block, x, padding, rotary, run) > MoHTestData.MinimumTopKGap))
+                return (block, x, padding);
         }
         throw new InvalidOperationException($"No tie-free routing found for seed {seed}.");
+    }
+
+    /// <summary>The expert layer's routing gap on what it reads in one run (+inf without experts). Attention mixes tokens,
+    /// so each run's slice gives the experts other inputs.</summary>
+    private static double ExpertRoutingGap(TransformerBlock block, Tensor x, Tensor? padding, RotaryEmbedding? rotary, (long Batch, long Tokens) run)
+    {
+        if (block.moe is null) return double.PositiveInfinity;
+        var xRun = x[..(int)run.Batch, ..(int)run.Tokens];
+        var paddingRun = padding?[..(int)run.Batch, ..(int)run.Tokens];
+        var attention = block.attn.forward(new AttentionInput(block.norm1.forward(xRun), paddingRun, rotary)).Output;
+        return MoECases.SmallestRoutingGap(block.moe, block.norm2.forward(xRun + attention));
     }
 }

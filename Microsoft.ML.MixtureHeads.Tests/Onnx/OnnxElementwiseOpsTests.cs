@@ -27,6 +27,17 @@ public sealed class OnnxElementwiseOpsTests
     }
 
     [Fact]
+    public void Integer_mod_matches_torch_remainder()
+    {
+        using var scope = NewDisposeScope();
+        var a = tensor(new long[] { 0, 1, 5, 6, 7, 17, 23, 100 });
+        var check = new OnnxParity();
+        string ia = check.Input("a", a);
+        check.Expect("mod", check.Graph.Mod(ia, check.Graph.Vector(6)), a.remainder(6));
+        check.Check();
+    }
+
+    [Fact]
     public void Unary_math_matches_torch()
     {
         using var scope = NewDisposeScope();
@@ -49,6 +60,7 @@ public sealed class OnnxElementwiseOpsTests
         check.Expect("sigmoid", g.Sigmoid(ix), x.sigmoid());
         check.Expect("relu", g.Relu(ix), x.relu());
         check.Expect("floor", g.Floor(ix), x.floor());
+        check.Expect("ceil", g.Ceil(ix), x.ceil());
         check.Expect("identity", g.Identity(ix), x);
         check.Check();
     }

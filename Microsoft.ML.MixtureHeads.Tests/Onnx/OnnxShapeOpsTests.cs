@@ -27,6 +27,22 @@ public sealed class OnnxShapeOpsTests
     }
 
     [Fact]
+    public void Split_by_sizes_computed_in_the_graph_allows_empty_pieces()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var x = randn(6, 3);
+        long[] sizes = [2, 0, 4, 0];
+        var check = new OnnxParity();
+        string ix = check.Input("x", x), isizes = check.Input("sizes", tensor(sizes));
+        var pieces = check.Graph.Split(ix, isizes, axis: 0, pieces: sizes.Length);
+        var torchPieces = x.split(sizes, 0);
+        for (int i = 0; i < pieces.Length; i++)
+            check.Expect($"piece{i}", pieces[i], torchPieces[i]);
+        check.Check();
+    }
+
+    [Fact]
     public void Slice_squeeze_unsqueeze_expand_match_torch()
     {
         using var scope = NewDisposeScope();

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -112,8 +113,54 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
         return new MoEOutput(merged.reshape(x.shape), training ? BalanceLoss(probs, plan, subTokens) : null, ExpertLoad(plan, x.device));
     }
 
+    /// <summary>
+    /// Emits the evaluation-mode forward for inference: head projection, split into sub-tokens, fp32 router softmax
+    /// over all experts, top-k (raw or renormalised combine weights), each expert on only the sub-tokens routed to it
+    /// (with capacity: the ones it keeps, in the official slot order), merge and merge projection. Every parameter goes
+    /// in as an initializer under its state-dict name below <paramref name="prefix"/>; leading dims may be symbolic.
+    /// </summary>
+    /// <param name="graph">The graph being built.</param>
+    /// <param name="x">Tokens [..., d], float.</param>
+    /// <param name="prefix">This layer's state-dict path, e.g. "blocks.1.moe" ("" for a root module).</param>
+    /// <returns>The output value, shaped like <paramref name="x"/>.</returns>
+    /// <remarks>
+    /// Sparse dispatch (<see cref="ExpertDispatchOnnx"/>) measured faster in ONNX Runtime 1.31 (CPU, 1 thread) than
+    /// computing every expert on every sub-token and weighting by a dense [S, E] gate matrix, at every size measured
+    /// (benchmarks suite <c>moe-onnx</c>, 64 to 4096 tokens): 1.7-2.6x for the registered h = 2, 8 x 96, top-2 layer
+    /// (dense or BitLinear experts), 2.5-2.9x for h = 3, 16 x 64, top-3, 3.4-7x for SMoE 8 x 256, top-1. The sort,
+    /// gathers and scatter cost less than the E / k - 1 extra expert passes even at 64 tokens; stacking all experts'
+    /// weights into three batched MatMuls made the dense form slower still.
+    /// </remarks>
+    public string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(prefix);
+        long d = Options.Dim, k = Options.TopK, subDim = Options.SubTokenDim;
+        string Name(string child) => OnnxGraphBuilder.ParameterName(prefix, child);
+        using var scope = graph.Scope(prefix);
+
+        var tokenRows = graph.Reshape(x, -1, d);                                                      // [N, d]
+        if (multi_heads is not null) tokenRows = graph.Linear(multi_heads, tokenRows, Name("multi_heads"));
+        var sub = graph.Reshape(tokenRows, -1, subDim);                                               // [S, d/h], token-major
+
+        var probs = graph.Softmax(graph.Linear(wg, sub, Name("wg")), axis: -1);                       // [S, E]
+        var (gates, choices) = graph.TopK(probs, k);                                                  // [S, k], largest first
+        if (Options.RenormalizeTopK)
+            gates = graph.Div(gates, graph.Max(graph.ReduceSum(gates, [-1], keepDims: true), graph.Scalar((float)finfo(float32).eps)));
+
+        string? capacity = Options.CapacityFactor is { } factor
+            ? ExpertDispatchOnnx.EmitCapacity(graph, sub, Options.Experts, factor * Options.TopK)
+            : null;
+        var combined = ExpertDispatchOnnx.Emit(graph, sub, choices, gates, Options.Experts, capacity,
+            (e, rows) => experts[e].EmitOnnx(graph, rows, Name($"experts.{e}")));                    // [S, d/h]
+
+        var merged = graph.Reshape(combined, -1, d);                                                  // [N, d]
+        if (out_proj is not null) merged = graph.Linear(out_proj, merged, Name("out_proj"));
+        return graph.Reshape(merged, graph.Shape(x));
+    }
+
     /// <summary>Capacity per expert C = ceil(f * k * ceil(S / E)), or null when dropless.</summary>
-    private long? Capacity(long subTokens) => Options.CapacityFactor is { } factor
+    internal long? Capacity(long subTokens) => Options.CapacityFactor is { } factor
         ? (long)Math.Ceiling(factor * Options.TopK * ((subTokens + Options.Experts - 1) / Options.Experts))
         : null;
 

@@ -15,6 +15,9 @@ public sealed partial class OnnxGraphBuilder
     /// <summary>a / b.</summary>
     public string Div(string a, string b) => Apply("Div", [a, b]);
 
+    /// <summary>Remainder of a / b, with the sign of b (integer Mod, fmod = 0).</summary>
+    public string Mod(string a, string b) => Apply("Mod", [a, b]);
+
     /// <summary>a ^ b.</summary>
     public string Pow(string a, string b) => Apply("Pow", [a, b]);
 
@@ -65,6 +68,9 @@ public sealed partial class OnnxGraphBuilder
 
     /// <summary>floor x.</summary>
     public string Floor(string x) => Apply("Floor", [x]);
+
+    /// <summary>ceil x.</summary>
+    public string Ceil(string x) => Apply("Ceil", [x]);
 
     /// <summary>Clamps to [<paramref name="min"/>, <paramref name="max"/>]; either bound may be null (scalar values).</summary>
     public string Clip(string x, string? min, string? max) =>

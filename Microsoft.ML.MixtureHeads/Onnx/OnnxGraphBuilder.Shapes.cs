@@ -19,6 +19,11 @@ public sealed partial class OnnxGraphBuilder
     public string[] Split(string x, long axis, params long[] sizes) =>
         Node("Split", [x, Vector(sizes)], sizes.Length, OnnxAttribute.Int("axis", axis));
 
+    /// <summary>Splits along <paramref name="axis"/> into <paramref name="pieces"/> pieces whose sizes, an int64
+    /// vector value computed in the graph, may be zero.</summary>
+    public string[] Split(string x, string sizes, long axis, int pieces) =>
+        Node("Split", [x, sizes], pieces, OnnxAttribute.Int("axis", axis));
+
     /// <summary>Slices with fixed bounds, as numpy's x[starts:ends:steps] on <paramref name="axes"/>.</summary>
     public string Slice(string x, long[] starts, long[] ends, long[] axes, long[]? steps = null) =>
         Slice(x, Vector(starts), Vector(ends), Vector(axes), steps is null ? null : Vector(steps));
