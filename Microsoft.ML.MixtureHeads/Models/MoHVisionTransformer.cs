@@ -17,8 +17,8 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
 {
     /// <summary>The <see cref="Kind"/> recorded in exported models.</summary>
     public const string KindName = "vision_transformer";
-    /// <summary>Conv patch embedding [B, C, H, W] -> [B, N, D].</summary>
-    public readonly PatchEmbedding patch_embed;
+    /// <summary>Image to tokens [B, C, H, W] -> [B, N, D]: a <see cref="ConvStem"/> or a <see cref="PatchEmbedding"/>.</summary>
+    public readonly nn.Module<Tensor, Tensor> patch_embed;
 
     /// <summary>The class token [1, 1, D] (only with <see cref="ImagePooling.ClassToken"/>).</summary>
     public readonly Parameter? cls_token;
@@ -56,7 +56,9 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
         Config = config;
         int tokens = config.PatchesPerSide * config.PatchesPerSide + (config.Pooling == ImagePooling.ClassToken ? 1 : 0);
 
-        patch_embed = new PatchEmbedding(config.Channels, config.Dim, config.PatchSize);
+        patch_embed = config.Stem == ImageStem.Convolution
+            ? new ConvStem(config.Channels, config.Dim, config.PatchSize)
+            : new PatchEmbedding(config.Channels, config.Dim, config.PatchSize);
         if (config.Pooling == ImagePooling.ClassToken) cls_token = new Parameter(zeros(1, 1, config.Dim));
         pos_embed = new Parameter(zeros(1, tokens, config.Dim));
         var blockOptions = new TransformerBlockOptions
@@ -119,7 +121,12 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
         var config = Config;
         string pixels = graph.Input(inputName, OnnxElementType.Float, "batch", config.Channels, config.ImageSize, config.ImageSize);
         string x = graph.Div(graph.Sub(graph.Div(pixels, graph.Scalar(255f)), graph.Scalar(config.PixelMean)), graph.Scalar(config.PixelStd));
-        string tokens = patch_embed.EmitOnnx(graph, x, "patch_embed");                      // [B, N, D]
+        string tokens = patch_embed switch                                                    // [B, N, D]
+        {
+            ConvStem stem => stem.EmitOnnx(graph, x, "patch_embed"),
+            PatchEmbedding patches => patches.EmitOnnx(graph, x, "patch_embed"),
+            _ => throw new NotSupportedException($"No ONNX emission for {patch_embed.GetType().Name}."),
+        };
         if (cls_token is not null)
         {
             string batchShape = graph.Concat(0, graph.Shape(tokens, 0, 1), graph.Vector(1, config.Dim));

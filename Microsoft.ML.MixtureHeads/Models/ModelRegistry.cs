@@ -9,6 +9,7 @@ namespace Microsoft.ML.MixtureHeads.Models;
 public static class ModelRegistry
 {
     private static readonly VisionTransformerConfig Tiny = new() { Dim = 128, Depth = 4, Heads = 8, MlpRatio = 2 };
+    private static readonly VisionTransformerConfig TinyPatches = Tiny with { Stem = ImageStem.Patch };
     private static readonly VisionTransformerConfig Small = new() { Dim = 192, Depth = 6, Heads = 12, MlpRatio = 3 };
 
     /// <summary>The registered vision transformers by name.</summary>
@@ -26,6 +27,8 @@ public static class ModelRegistry
             // per token, about the dense MLP's 2 x d x 2d (the 2411 parity rule needs d divisible by 3).
             MoE = new MultiHeadMoEOptions { Dim = Tiny.Dim, Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 96 },
         },
+        ["moh_vit_tiny_patch4_100"] = TinyPatches with { Routing = HeadRouting.Dense, SharedHeads = 0, RoutedTopK = 0 },
+        ["moh_vit_tiny_patch4_75"] = TinyPatches with { SharedHeads = 2, RoutedTopK = 4 },
         ["moh_vit_small_100"] = Small with { Routing = HeadRouting.Dense, SharedHeads = 0, RoutedTopK = 0 },
         ["moh_vit_small_75"] = Small with { SharedHeads = 3, RoutedTopK = 6 },
     };

@@ -12,6 +12,16 @@ public enum ImagePooling
     ClassToken,
 }
 
+/// <summary>How a vision transformer cuts an image into tokens.</summary>
+public enum ImageStem
+{
+    /// <summary>Overlapping 3x3 stride-2 convolutions (<see cref="ConvStem"/>), as TransNeXt; trains much faster on small data.</summary>
+    Convolution,
+
+    /// <summary>One non-overlapping p x p convolution (<see cref="PatchEmbedding"/>), as the original ViT.</summary>
+    Patch,
+}
+
 /// <summary>
 /// Everything that defines a <see cref="MoHVisionTransformer"/>'s architecture. Saved as JSON inside every exported
 /// model, so a model can be rebuilt for further training. Head split: <see cref="SharedHeads"/> always-on heads
@@ -25,8 +35,11 @@ public sealed record VisionTransformerConfig
     /// <summary>Input channels: 1 (grayscale) or 3 (RGB). Default 1.</summary>
     public int Channels { get; init; } = 1;
 
-    /// <summary>Square patch size; ImageSize must be a multiple of it. Default 4.</summary>
+    /// <summary>Square patch size (the stem's total stride); ImageSize must be a multiple of it. Default 4.</summary>
     public int PatchSize { get; init; } = 4;
+
+    /// <summary>Convolutional stem (PatchSize a power of two) or plain patches. Default convolutional.</summary>
+    public ImageStem Stem { get; init; } = ImageStem.Convolution;
 
     /// <summary>Token width. Default 128.</summary>
     public int Dim { get; init; } = 128;
@@ -94,6 +107,8 @@ public sealed record VisionTransformerConfig
         if (Channels is not (1 or 3)) throw new ArgumentException($"VisionTransformerConfig.Channels must be 1 or 3, got {Channels}.", nameof(Channels));
         if (PatchSize < 1 || ImageSize < PatchSize || ImageSize % PatchSize != 0)
             throw new ArgumentException($"VisionTransformerConfig.ImageSize ({ImageSize}) must be a positive multiple of PatchSize ({PatchSize}).", nameof(ImageSize));
+        if (Stem == ImageStem.Convolution && (PatchSize < 2 || (PatchSize & (PatchSize - 1)) != 0))
+            throw new ArgumentException($"VisionTransformerConfig.PatchSize ({PatchSize}) must be a power of two for the convolutional stem; use Stem = Patch otherwise.", nameof(PatchSize));
         if (Depth < 1) throw new ArgumentException($"VisionTransformerConfig.Depth must be at least 1, got {Depth}.", nameof(Depth));
         if (Classes < 2) throw new ArgumentException($"VisionTransformerConfig.Classes must be at least 2, got {Classes}.", nameof(Classes));
         if (MlpRatio <= 0) throw new ArgumentException($"VisionTransformerConfig.MlpRatio must be positive, got {MlpRatio}.", nameof(MlpRatio));
