@@ -35,8 +35,9 @@ public sealed class MoHImageClassificationTrainer
         /// <summary>1 (grayscale) or 3 (RGB); null takes the pixel vector's dimensions, else the architecture's.</summary>
         public int? ImageChannels;
 
-        /// <summary>Zero padding (pixels per side) before a random crop back to size during training; 0 = off. Default 2.</summary>
-        public int CropPadding = 2;
+        /// <summary>Zero padding (pixels per side) before a random crop back to size during training; 0 = off. It helps
+        /// long schedules and slows short ones (measured on Fashion-MNIST: 66% vs 75% after one epoch on 20k images). Default 0.</summary>
+        public int CropPadding;
 
         /// <summary>Randomly flip half the training images left-right. Turn off for digits, text or anything whose class a flip changes. Default true.</summary>
         public bool HorizontalFlip = true;
