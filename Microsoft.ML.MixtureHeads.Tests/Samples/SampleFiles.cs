@@ -25,5 +25,5 @@ internal static class SampleFiles
     public static IReadOnlyList<string> AppNames() => NamesIn(AppFolder, "*.cs");
 
     private static string[] NamesIn(string folder, string pattern) =>
-        [.. Directory.GetFiles(folder, pattern).Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal)!];
+        [.. Directory.GetFiles(folder, pattern).Select(path => Path.GetFileNameWithoutExtension(path)).Order(StringComparer.Ordinal)];
 }
