@@ -52,7 +52,7 @@ public sealed class ConvStemTests
     public void Bad_settings_and_shapes_are_typed_errors()
     {
         Assert.Throws<ArgumentException>(() => new ConvStem(1, 32, 3));
-        Assert.Throws<ArgumentException>(() => new ConvStem(1, 30, 8));
+        Assert.Throws<ArgumentException>(() => new ConvStem(1, 36, 8));
         using var stem = new ConvStem(1, 32, 4);
         Assert.Contains("[B, 1, H, W]", Assert.Throws<ArgumentException>(() => stem.forward(zeros(2, 1, 30, 30))).Message);
     }
