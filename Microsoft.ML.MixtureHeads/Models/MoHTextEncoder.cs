@@ -68,19 +68,7 @@ public sealed class MoHTextEncoder : ClassifierNetwork
         tok_embeddings = nn.Embedding(config.VocabularySize, config.Dim, padding_idx: CompactVocabulary.Padding);
         if (config.Positions == TokenPositions.Learned) pos_embed = new Parameter(zeros(1, config.MaxLength, config.Dim));
         else rotary = new RotaryEmbedding(config.Dim / config.Heads, config.MaxLength);
-        var blockOptions = new TransformerBlockOptions
-        {
-            Attention = config.AttentionOptions,
-            FeedForward = new FeedForwardOptions
-            {
-                Kind = config.FeedForward,
-                Hidden = (int)Math.Round(config.Dim * config.MlpRatio),
-                MoE = config.MoE,
-                Linear = config.Linear,
-            },
-            UseRmsNorm = true,
-        };
-        blocks = new ModuleList<TransformerBlock>(Enumerable.Range(0, config.Depth).Select(_ => new TransformerBlock(blockOptions)).ToArray());
+        blocks = BlockStack.Create(config, useRmsNorm: true);
         norm = new RMSNorm(config.Dim, 1e-6);
         head = nn.Linear(config.Dim, config.Classes);
         RegisterComponents();
@@ -105,17 +93,7 @@ public sealed class MoHTextEncoder : ClassifierNetwork
         var x = tok_embeddings.forward(ids);                                                                   // [B, L, D]
         if (pos_embed is not null) x = x + pos_embed.narrow(1, 0, ids.shape[1]);
 
-        var attentionLosses = new List<Tensor>();
-        var expertLosses = new List<Tensor>();
-        var gates = new List<Tensor>(Config.Depth);
-        foreach (var block in blocks)
-        {
-            var output = block.forward(new AttentionInput(x, mask, rotary));
-            x = output.X;
-            if (output.AttentionBalanceLoss is { } a) attentionLosses.Add(a);
-            if (output.ExpertBalanceLoss is { } e) expertLosses.Add(e);
-            gates.Add(output.HeadGates);
-        }
+        (x, var balanceLoss, var gates) = BlockStack.Forward(blocks, x, mask, rotary);
         x = norm.forward(x);
         Tensor pooled;
         if (Config.Pooling == TextPooling.Start) pooled = x[.., 0];                                            // [B, D]
@@ -124,7 +102,7 @@ public sealed class MoHTextEncoder : ClassifierNetwork
             var weights = mask.unsqueeze(-1).to(x.dtype);                                                     // [B, L, 1]
             pooled = (x * weights).sum([1]) / weights.sum([1]).clamp_min(1);                                      // [B, D]
         }
-        return new ClassifierOutput(head.forward(pooled), BalanceLosses.Combine(attentionLosses, expertLosses), gates);
+        return new ClassifierOutput(head.forward(pooled), balanceLoss, gates);
     }
 
     /// <inheritdoc />
@@ -137,7 +115,7 @@ public sealed class MoHTextEncoder : ClassifierNetwork
             string length = graph.Shape(ids, 1, 2);
             x = graph.Add(x, graph.Slice(graph.Initializer("pos_embed", pos_embed), graph.Vector(0), length, graph.Vector(1)));
         }
-        for (int i = 0; i < blocks.Count; i++) x = blocks[i].EmitOnnx(graph, x, $"blocks.{i}", mask, rotary);
+        x = BlockStack.EmitOnnx(blocks, graph, x, mask, rotary);
         x = ((RMSNorm)norm).EmitOnnx(graph, x, "norm");
         string pooled;
         if (Config.Pooling == TextPooling.Start) pooled = graph.Gather(x, graph.Scalar(0L), axis: 1);

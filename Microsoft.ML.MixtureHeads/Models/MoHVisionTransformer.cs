@@ -61,17 +61,7 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
             : new PatchEmbedding(config.Channels, config.Dim, config.PatchSize);
         if (config.Pooling == ImagePooling.ClassToken) cls_token = new Parameter(zeros(1, 1, config.Dim));
         pos_embed = new Parameter(zeros(1, tokens, config.Dim));
-        var blockOptions = new TransformerBlockOptions
-        {
-            Attention = config.AttentionOptions,
-            FeedForward = new FeedForwardOptions
-            {
-                Kind = config.FeedForward,
-                Hidden = (int)Math.Round(config.Dim * config.MlpRatio),
-                MoE = config.MoE,
-            },
-        };
-        blocks = new ModuleList<TransformerBlock>(Enumerable.Range(0, config.Depth).Select(_ => new TransformerBlock(blockOptions)).ToArray());
+        blocks = BlockStack.Create(config, useRmsNorm: false);
         norm = nn.LayerNorm(config.Dim, eps: 1e-6);
         head = nn.Linear(config.Dim, config.Classes);
         RegisterComponents();
@@ -98,21 +88,11 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
             tokens = cat([cls_token.expand(tokens.shape[0], 1, config.Dim), tokens], dim: 1);   // [B, 1 + N, D]
         tokens = tokens + pos_embed;
 
-        var attentionLosses = new List<Tensor>();
-        var expertLosses = new List<Tensor>();
-        var gates = new List<Tensor>(config.Depth);
-        foreach (var block in blocks)
-        {
-            var output = block.forward(new AttentionInput(tokens));
-            tokens = output.X;
-            if (output.AttentionBalanceLoss is { } a) attentionLosses.Add(a);
-            if (output.ExpertBalanceLoss is { } e) expertLosses.Add(e);
-            gates.Add(output.HeadGates);
-        }
+        (tokens, var balanceLoss, var gates) = BlockStack.Forward(blocks, tokens);
         tokens = norm.forward(tokens);                                            // [B, T, D]
         var pooled = cls_token is not null ? tokens[.., 0] : tokens.mean([1]);    // [B, D]
         var logits = head.forward(pooled);                                        // [B, classes]
-        return new ClassifierOutput(logits, BalanceLosses.Combine(attentionLosses, expertLosses), gates);
+        return new ClassifierOutput(logits, balanceLoss, gates);
     }
 
     /// <inheritdoc />
@@ -134,7 +114,7 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
             tokens = graph.Concat(1, cls, tokens);
         }
         tokens = graph.Add(tokens, graph.Initializer("pos_embed", pos_embed));
-        for (int i = 0; i < blocks.Count; i++) tokens = blocks[i].EmitOnnx(graph, tokens, $"blocks.{i}");
+        tokens = BlockStack.EmitOnnx(blocks, graph, tokens);
         tokens = graph.LayerNorm(norm, tokens, "norm");
         string pooled = cls_token is not null
             ? graph.Gather(tokens, graph.Scalar(0L), axis: 1)

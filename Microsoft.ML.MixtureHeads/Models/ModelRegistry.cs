@@ -8,7 +8,7 @@ namespace Microsoft.ML.MixtureHeads.Models;
 /// </summary>
 public static class ModelRegistry
 {
-    private static readonly VisionTransformerConfig Tiny = new() { Dim = 128, Depth = 3, Heads = 8, MlpRatio = 2 };
+    private static readonly VisionTransformerConfig Tiny = new() { Dim = 128, Depth = 4, Heads = 8, MlpRatio = 2 };
     private static readonly VisionTransformerConfig TinyPatches = Tiny with { Stem = ImageStem.Patch };
     private static readonly VisionTransformerConfig Small = new() { Dim = 192, Depth = 6, Heads = 12, MlpRatio = 3 };
 
