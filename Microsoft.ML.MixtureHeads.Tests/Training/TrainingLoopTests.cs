@@ -7,12 +7,7 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Training;
 
-/// <summary>Tests that read process-wide counters (live tensors) run alone.</summary>
-[CollectionDefinition(nameof(SerialTests), DisableParallelization = true)]
-public sealed class SerialTests;
-
 /// <summary>The shared training loop on real Fashion-MNIST pixels with a tiny MoH-ViT.</summary>
-[Collection(nameof(SerialTests))]
 public sealed class TrainingLoopTests
 {
     private sealed class Options : TrainerOptionsBase;

@@ -16,6 +16,7 @@ from tensorbundle import read_bundle, write_bundle
 # Importing a module registers its cases.
 import ops_cases  # noqa: F401
 import layer_cases  # noqa: F401
+import optimizer_cases  # noqa: F401
 
 
 def main(cases_path, inputs_path, outputs_path):

@@ -64,8 +64,7 @@ internal static class ClassifierTrainingLoop
                 if (options.MaxTrainingTime is { } budget && clock.Elapsed >= budget) { outOfTime = true; break; }
 
                 double learningRate = schedule.At(step);
-                foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
-                TrainStep(model, optimizer, train, order, batch, settings, generator, window, epochWindow);
+                TrainStep(model, optimizer, learningRate, train, order, batch, settings, generator, window, epochWindow);
                 window.LearningRate = epochWindow.LearningRate = learningRate;
 
                 if ((step + 1) % Math.Max(1, options.LogEverySteps) == 0)
@@ -99,7 +98,7 @@ internal static class ClassifierTrainingLoop
         return new TrainingSummary(epochReports, bestEpoch, stoppedEarly, cancelled, outOfTime);
     }
 
-    private static void TrainStep(nn.Module<Tensor, ClassifierOutput> model, AdamW optimizer, TrainingTensors train, Tensor order,
+    private static void TrainStep(nn.Module<Tensor, ClassifierOutput> model, AdamWOptimizer optimizer, double learningRate, TrainingTensors train, Tensor order,
         int batch, LoopSettings settings, Generator generator, params ReportWindow[] windows)
     {
         var options = settings.Options;
@@ -113,14 +112,15 @@ internal static class ClassifierTrainingLoop
 
         var output = model.forward(inputs);
         var taskLoss = F.cross_entropy(output.Logits, labels, label_smoothing: options.LabelSmoothing);
-        var loss = output.BalanceLoss is null ? taskLoss : taskLoss + options.BalanceLossWeight * output.BalanceLoss;
+        using var balanceWeight = options.BalanceLossWeight.ToScalar(); // kept alive through the native call (see AdamWOptimizer)
+        var loss = output.BalanceLoss is null ? taskLoss : taskLoss.add(output.BalanceLoss, balanceWeight);
         if (!float.IsFinite(loss.item<float>()))
             throw new InvalidOperationException($"Training diverged: the loss became {loss.item<float>()}. Lower LearningRate or keep GradientClipNorm on; no NaN is written into the model.");
 
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
         loss.backward();
         if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), options.GradientClipNorm);
-        optimizer.step();
+        optimizer.Step(learningRate);
 
         double taskValue = taskLoss.item<float>(), balanceValue = output.BalanceLoss?.item<float>() ?? 0;
         long correct = output.Logits.argmax(1).eq(labels).sum().item<long>();
@@ -152,23 +152,22 @@ internal static class ClassifierTrainingLoop
         return (lossSum / data.Count, (double)correct / data.Count);
     }
 
-    private static AdamW CreateOptimizer(nn.Module model, TrainerOptionsBase options)
+    private static AdamWOptimizer CreateOptimizer(nn.Module model, TrainerOptionsBase options)
     {
         // Decoupled weight decay on weight matrices only: biases, norm gains, position tables and class tokens are not shrunk.
         var named = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         bool Decays((string name, Parameter parameter) p) =>
             p.parameter.dim() >= 2 && !p.name.EndsWith("pos_embed", StringComparison.Ordinal) && !p.name.EndsWith("cls_token", StringComparison.Ordinal);
-        var groups = new List<AdamW.ParamGroup>
-        {
-            new(named.Where(Decays).Select(p => p.parameter), lr: options.LearningRate, weight_decay: options.WeightDecay),
-            new(named.Where(p => !Decays(p)).Select(p => p.parameter), lr: options.LearningRate, weight_decay: 0),
-        };
-        return optim.AdamW(groups, lr: options.LearningRate);
+        return new AdamWOptimizer(
+        [
+            new(named.Where(Decays).Select(p => p.parameter).ToList(), options.WeightDecay),
+            new(named.Where(p => !Decays(p)).Select(p => p.parameter).ToList(), WeightDecay: 0),
+        ]);
     }
 
     /// <summary>Per layer, the share of tokens whose gate for each head is non-zero: [layers][H].</summary>
     private static float[][] HeadUsage(IReadOnlyList<Tensor> gates) =>
-        gates.Select(g => g.detach().ne(0).to(ScalarType.Float32).reshape(-1, g.shape[^1]).mean([0]).cpu().data<float>().ToArray()).ToArray();
+        gates.Select(g => g.detach().to(ScalarType.Bool).to(ScalarType.Float32).reshape(-1, g.shape[^1]).mean([0]).cpu().data<float>().ToArray()).ToArray();
 
     private static void Report(LoopSettings settings, TrainingMetrics metrics)
     {

@@ -69,20 +69,21 @@ public sealed class VisionTransformerBenchmarks : IBenchmarkSuite
         var images = rand(128, 1, 28, 28) * 255;
         var labels = randint(0, 10, [128]);
         var networks = Architectures.Select(n => new MoHVisionTransformer(ModelRegistry.VisionTransformer(n))).ToList();
-        var optimizers = networks.Select(n => optim.AdamW(n.parameters(), 1e-3)).ToList();
+        var optimizers = networks.Select(n => new AdamWOptimizer([new(n.parameters().ToList(), WeightDecay: 0.05)])).ToList();
         var steps = networks.Select((network, i) => (Action)(() =>
         {
             using var stepScope = NewDisposeScope();
             var output = network.forward(images);
             var loss = F.cross_entropy(output.Logits, labels) + (output.BalanceLoss is null ? zeros(1).sum() : 0.01 * output.BalanceLoss);
-            optimizers[i].zero_grad();
+            optimizers[i].ZeroGrad();
             loss.backward();
-            optimizers[i].step();
+            optimizers[i].Step(1e-3);
         })).ToList();
         var times = Stopwatches.InterleavedMedianMilliseconds(steps, warmup: settings.Quick ? 1 : 3, rounds: settings.Quick ? 3 : 9);
         for (int i = 0; i < Architectures.Length; i++) table.Add(Architectures[i], times[i].Wall, $"{times[i].Wall / times[0].Wall:F3}x");
         table.Notes.Add("Goal: MoH training step <= 1.05x the dense one of the same size (the official code computes every head and masks).");
         foreach (var n in networks) n.Dispose();
+        foreach (var o in optimizers) o.Dispose();
         return table;
     }
 
