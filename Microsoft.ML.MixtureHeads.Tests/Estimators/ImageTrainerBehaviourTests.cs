@@ -106,6 +106,37 @@ public sealed class ImageTrainerBehaviourTests
     }
 
     [Fact]
+    public void A_validation_set_may_keep_its_raw_labels_and_other_classes_or_key_orders_fail_naming_the_column()
+    {
+        var (ml, data) = Pixels();
+        var rawTest = FashionMnistData.Read(FashionMnistSplit.Test).Take(300).ToDataView(ml);
+        double ValidationAccuracy(IDataView validation)
+        {
+            var reports = new List<TrainingMetrics>();
+            var options = TinyOptions(epochs: 1);
+            options.ValidationSet = validation;
+            options.MetricsCallback = reports.Add;
+            using var model = ml.MulticlassClassification.Trainers.MoHImageClassification(options).Fit(data);
+            return reports.Single(r => r.Phase == TrainingPhase.EpochEnd).ValidationAccuracy!.Value;
+        }
+
+        // Class names as text are matched to the training classes: the same accuracy as the training data's own keys.
+        var trainingKeys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(Images.ToDataView(ml));
+        double keyed = ValidationAccuracy(trainingKeys.Transform(rawTest));
+        Assert.InRange(keyed, 0.15, 1.0);
+        Assert.Equal(keyed, ValidationAccuracy(rawTest));
+
+        var sortedKeys = ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue);
+        var reordered = Assert.Throws<ArgumentOutOfRangeException>(() => ValidationAccuracy(sortedKeys.Fit(rawTest).Transform(rawTest)));
+        Assert.Contains("'Label'", reordered.Message);
+        Assert.Contains("classes", reordered.Message);
+
+        var renamed = ml.Data.LoadFromEnumerable(FashionMnistData.Read(FashionMnistSplit.Test).Take(5).Rows().Select((r, i) => { if (i == 3) r.Label = "Boot"; return r; }));
+        var unknown = Assert.Throws<ArgumentOutOfRangeException>(() => ValidationAccuracy(renamed));
+        Assert.Contains("'Boot' at row 3", unknown.Message);
+    }
+
+    [Fact]
     public void Bad_columns_and_data_fail_up_front_naming_the_column()
     {
         var (ml, data) = Pixels();

@@ -80,8 +80,8 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
 
         var preprocessing = networkInput.Stages?.Fit(input);
         channel.Info(MessageSensitivity.None, "Reading the training data into tensors...");
-        var all = ReadTensors(input, preprocessing, networkInput, options.LabelColumnName);
-        var (train, validation) = SplitValidation(all, preprocessing, networkInput, seed);
+        var all = ReadTensors(input, preprocessing, networkInput, LabelColumn.ReadIndices(input, options.LabelColumnName));
+        var (train, validation) = SplitValidation(all, preprocessing, networkInput, classNames, seed);
         channel.Info(MessageSensitivity.None, $"{train.Count} training rows, {validation?.Count ?? 0} validation rows, {classNames.Length} classes.");
 
         var network = CreateNetwork(classNames, input.Schema, train);
@@ -126,9 +126,8 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
             .GetOutputSchema(inputSchema);
     }
 
-    private TrainingTensors ReadTensors(IDataView data, ITransformer? preprocessing, NetworkInput networkInput, string labelColumnName)
+    private TrainingTensors ReadTensors(IDataView data, ITransformer? preprocessing, NetworkInput networkInput, long[] labels)
     {
-        var labels = LabelColumn.ReadIndices(data, labelColumnName);
         if (labels.Length == 0) throw new ArgumentException($"The {ComponentName} training data has no rows.", nameof(data));
         var inputs = ReadInputs(preprocessing?.Transform(data) ?? data, networkInput);
         if (inputs.shape[0] != labels.Length)
@@ -136,12 +135,13 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         return new TrainingTensors(inputs, tensor(labels));
     }
 
-    private (TrainingTensors Train, TrainingTensors? Validation) SplitValidation(TrainingTensors all, ITransformer? preprocessing, NetworkInput networkInput, int seed)
+    private (TrainingTensors Train, TrainingTensors? Validation) SplitValidation(
+        TrainingTensors all, ITransformer? preprocessing, NetworkInput networkInput, string[] classNames, int seed)
     {
         if (TrainerOptions.ValidationSet is { } validationSet)
         {
-            LabelColumn.Check(validationSet.Schema, TrainerOptions.LabelColumnName);
-            return (all, ReadTensors(validationSet, preprocessing, networkInput, TrainerOptions.LabelColumnName));
+            var labels = LabelColumn.ReadIndicesInClasses(validationSet, TrainerOptions.LabelColumnName, classNames);
+            return (all, ReadTensors(validationSet, preprocessing, networkInput, labels));
         }
         if (TrainerOptions.ValidationFraction <= 0) return (all, null);
 

@@ -66,4 +66,42 @@ internal static class LabelColumn
         }
         return indices.ToArray();
     }
+
+    /// <summary>
+    /// The 0-based class index of every row of a validation set, in the training classes' order: its label is either a key
+    /// type with the same classes in the same order, or text holding the class names.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The label column is missing, of another type, has other classes, or a row names an unknown class.</exception>
+    public static long[] ReadIndicesInClasses(IDataView data, string name, IReadOnlyList<string> classNames)
+    {
+        var column = data.Schema.GetColumnOrNull(name)
+            ?? throw new ArgumentOutOfRangeException(nameof(name), $"Validation label column '{name}' not found (columns: {string.Join(", ", data.Schema.Select(c => c.Name))}).");
+        if (column.Type is KeyDataViewType)
+        {
+            Check(data.Schema, name);
+            var validationClasses = ClassNames(column);
+            if (!validationClasses.SequenceEqual(classNames))
+                throw new ArgumentOutOfRangeException(nameof(name),
+                    $"Validation label column '{name}' has the classes [{string.Join(", ", validationClasses)}] but the training data [{string.Join(", ", classNames)}]. " +
+                    "Pass the validation set with its raw labels, or map both with the same fitted MapValueToKey transformer.");
+            return ReadIndices(data, name);
+        }
+        if (column.Type is not TextDataViewType)
+            throw new ArgumentOutOfRangeException(nameof(name), $"Validation label column '{name}' has type {column.Type}; expected the class names as text or the training data's key type.");
+
+        var indexOf = classNames.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => (long)p.i);
+        var indices = new List<long>();
+        using var cursor = data.GetRowCursor([column]);
+        var getter = cursor.GetGetter<ReadOnlyMemory<char>>(column);
+        ReadOnlyMemory<char> value = default;
+        while (cursor.MoveNext())
+        {
+            getter(ref value);
+            string label = value.ToString();
+            if (!indexOf.TryGetValue(label, out long index))
+                throw new ArgumentOutOfRangeException(nameof(name), $"Validation label column '{name}' has '{label}' at row {cursor.Position}, a class the training data does not have.");
+            indices.Add(index);
+        }
+        return indices.ToArray();
+    }
 }

@@ -52,7 +52,10 @@ public abstract class TrainerOptionsBase
     /// <summary>"cpu", "cuda", "cuda:1", ... or "auto" (CUDA when TorchSharp has it, else CPU). Default "auto".</summary>
     public string Device = "auto";
 
-    /// <summary>Data to validate on at the end of each epoch (same columns as the training data). Default none.</summary>
+    /// <summary>
+    /// Data to validate on at the end of each epoch: the trainer's input column, and a label column holding either the
+    /// class names as text (the raw data, before <c>MapValueToKey</c>) or the training data's key type. Default none.
+    /// </summary>
     public IDataView? ValidationSet;
 
     /// <summary>When no <see cref="ValidationSet"/> is given, the fraction of the training data held out for

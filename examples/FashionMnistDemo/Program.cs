@@ -34,7 +34,7 @@ var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
         LearningRate = 3e-3,
         WarmupEpochs = 0.3,
         MaxTrainingTime = TimeSpan.FromMinutes(minutes), // a safety net: the schedule is planned for the epochs
-        ValidationSet = test,
+        ValidationSet = test, // raw class names are fine: they are matched to the training classes
         LogEverySteps = 50,
         MetricsCallback = m => Console.WriteLine(m),
     }));
