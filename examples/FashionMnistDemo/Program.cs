@@ -1,6 +1,6 @@
 // Fashion-MNIST with a Mixture-of-Head attention vision transformer, as an ordinary ML.NET pipeline:
 // train (live progress), evaluate on the 10,000 test images, save the .zip, load it in a fresh MLContext and predict.
-//   ./build.sh demo [--epochs 2] [--minutes 10] [--architecture moh_vit_tiny_75]
+//   ./build.sh demo [--epochs 3] [--minutes 10] [--architecture moh_vit_tiny_75]
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -10,7 +10,7 @@ using Microsoft.ML.MixtureHeads.Estimators;
 
 double minutes = 10;
 string architecture = "moh_vit_tiny_75";
-int epochs = 2;
+int epochs = 3;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--minutes") minutes = double.Parse(args[++i], CultureInfo.InvariantCulture);
