@@ -6,8 +6,8 @@ using Microsoft.ML.MixtureHeads.Tests.Platform;
 namespace Microsoft.ML.MixtureHeads.Tests.Samples;
 
 /// <summary>
-/// The README's demo project (examples/FashionMnistDemo), run as <c>./build.sh demo</c> runs it but with a few seconds
-/// of training: it reads all of Fashion-MNIST, validates on the raw test set, evaluates, saves, reloads and predicts.
+/// The README's demo project (examples/FashionMnistDemo), run as <c>./build.sh demo</c> runs it but with one epoch on
+/// 6,000 training images: it validates on the raw test set, evaluates on all 10,000, saves, reloads and predicts.
 /// </summary>
 public sealed partial class DemoProjectTests
 {
@@ -16,7 +16,7 @@ public sealed partial class DemoProjectTests
     {
         string root = DotnetProcess.RepositoryRoot();
         string output = DotnetProcess.Run(root, "dotnet", "run", "-c", DotnetProcess.Configuration, "--project", "examples/FashionMnistDemo",
-            "--", "--epochs", "1", "--minutes", "0.1");
+            "--", "--epochs", "1", "--train-images", "6000");
 
         var accuracy = TestAccuracy().Match(output);
         Assert.True(accuracy.Success, $"no test accuracy in:\n{output}");

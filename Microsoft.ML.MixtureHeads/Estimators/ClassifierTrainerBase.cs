@@ -80,7 +80,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
 
         var preprocessing = networkInput.Stages?.Fit(input);
         channel.Info(MessageSensitivity.None, "Reading the training data into tensors...");
-        var all = ReadTensors(input, preprocessing, networkInput, LabelColumn.ReadIndices(input, options.LabelColumnName));
+        var all = ReadTensors("training", input, preprocessing, networkInput, LabelColumn.ReadIndices(input, options.LabelColumnName));
         var (train, validation) = SplitValidation(all, preprocessing, networkInput, classNames, seed);
         channel.Info(MessageSensitivity.None, $"{train.Count} training rows, {validation?.Count ?? 0} validation rows, {classNames.Length} classes.");
 
@@ -126,9 +126,9 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
             .GetOutputSchema(inputSchema);
     }
 
-    private TrainingTensors ReadTensors(IDataView data, ITransformer? preprocessing, NetworkInput networkInput, long[] labels)
+    private TrainingTensors ReadTensors(string role, IDataView data, ITransformer? preprocessing, NetworkInput networkInput, long[] labels)
     {
-        if (labels.Length == 0) throw new ArgumentException($"The {ComponentName} training data has no rows.", nameof(data));
+        if (labels.Length == 0) throw new ArgumentException($"The {ComponentName} {role} data has no rows.", nameof(data));
         var inputs = ReadInputs(preprocessing?.Transform(data) ?? data, networkInput);
         if (inputs.shape[0] != labels.Length)
             throw new InvalidOperationException($"Read {inputs.shape[0]} inputs but {labels.Length} labels.");
@@ -141,7 +141,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         if (TrainerOptions.ValidationSet is { } validationSet)
         {
             var labels = LabelColumn.ReadIndicesInClasses(validationSet, TrainerOptions.LabelColumnName, classNames);
-            return (all, ReadTensors(validationSet, preprocessing, networkInput, labels));
+            return (all, ReadTensors("validation", validationSet, preprocessing, networkInput, labels));
         }
         if (TrainerOptions.ValidationFraction <= 0) return (all, null);
 

@@ -27,7 +27,7 @@ internal static class AttentionMasks
     {
         var keys = keyPadding?.view(keyPadding.shape[0], 1, 1, tokens);
         if (!causal) return keys;
-        var allowed = queryPositions.unsqueeze(-1) >= arange(tokens, ScalarType.Int64, queryPositions.device);  // [B, G, M, N]
+        var allowed = queryPositions.unsqueeze(-1) >= arange(Scalars.Of(tokens), ScalarType.Int64, queryPositions.device);  // [B, G, M, N]
         return keys is null ? allowed : allowed.logical_and(keys);
     }
 }

@@ -91,17 +91,17 @@ public sealed class BitLinear : nn.Module<Tensor, Tensor>
     /// s = 1 / clamp(mean|W|, 1e-5) per matrix, so that the quantised weights are levels / s.</summary>
     public static (Tensor Levels, Tensor InverseScale) TernaryWeights(Tensor w)
     {
-        var inverseScale = 1.0 / w.abs().mean([-2, -1], keepdim: true).clamp_min(ScaleFloor);
-        return ((w * inverseScale).round().clamp(-1, 1), inverseScale);
+        var inverseScale = Scalars.Of(1.0) / w.abs().mean([-2, -1], keepdim: true).clamp_min(Scalars.Of(ScaleFloor));
+        return ((w * inverseScale).round().clamp(Scalars.Of(-1L), Scalars.Of(1L)), inverseScale);
     }
 
     /// <summary>8-bit activations per token (last dimension): round(x * 127 / max|x|) clamped to [-128, 127], scaled back.</summary>
     public static Tensor QuantizeActivations(Tensor x)
     {
-        var scale = 127.0 / x.abs().amax([-1], keepdim: true).clamp_min(ScaleFloor);
-        return (x * scale).round().clamp(-128, 127) / scale;
+        var scale = Scalars.Of(127.0) / x.abs().amax([-1], keepdim: true).clamp_min(Scalars.Of(ScaleFloor));
+        return (x * scale).round().clamp(Scalars.Of(-128L), Scalars.Of(127L)) / scale;
     }
 
     /// <summary>Forward value <paramref name="quantize"/>(x), gradient identity (the straight-through estimator).</summary>
-    internal static Tensor StraightThrough(Tensor x, Func<Tensor, Tensor> quantize) => x + (quantize(x) - x).detach();
+    internal static Tensor StraightThrough(Tensor x, Func<Tensor, Tensor> quantize) => x.Plus((quantize(x) - x).detach());
 }

@@ -20,7 +20,7 @@ internal sealed record ExpertRowIndices(Tensor SubTokenOfSlot, Tensor Assignment
     public Tensor RowsOfSlots(Tensor source, Tensor index)
     {
         var rows = source.index_select(0, index);
-        return PaddingSlots.shape[0] > 0 ? rows.index_fill_(0, PaddingSlots, 0) : rows;
+        return PaddingSlots.shape[0] > 0 ? rows.index_fill_(0, PaddingSlots, Scalars.Of(0L)) : rows;
     }
 
     /// <summary>Keeps the indices for backward: tensors as saved variables (alive with the graph, whatever the

@@ -26,17 +26,17 @@ internal static class HeadGates
         {
             0 => null,
             1 => ones(tokens.shape[0], 1, tokens.dtype, tokens.device),                  // ViT: one shared head, gate 1
-            _ => softmax(wg_1!.forward(tokens), 1) * sharedHeads,                           // [T, h_s], averages 1
+            _ => softmax(wg_1!.forward(tokens), 1) * Scalars.Of((long)sharedHeads),         // [T, h_s], averages 1
         };
         if (topK == 0) return new HeadGateValues(shared!, null, null);                      // dense-weighted: h_s == H
 
         var probabilities = softmax(wg!.forward(tokens), 1);                                 // [T, E] over all routed heads
         var selected = TopKMask(probabilities, topK);                                        // [T, E] 0/1
         var kept = probabilities * selected;
-        var routed = kept / kept.sum(1, keepdim: true).clamp_min(Float32Epsilon) * topK;     // selected gates average 1
+        var routed = kept / kept.sum(1, keepdim: true).clamp_min(Scalars.Of(Float32Epsilon)) * Scalars.Of((long)topK); // selected gates average 1
         if (shared is null) return new HeadGateValues(routed, probabilities, selected);
 
-        var alpha = softmax(wg_0!.forward(tokens), 1) * 2;                                   // [T, 2]
+        var alpha = softmax(wg_0!.forward(tokens), 1) * Scalars.Of(2L);                      // [T, 2]
         var gates = cat([shared * alpha[.., ..1], routed * alpha[.., 1..]], 1);              // [T, H]
         return new HeadGateValues(gates, probabilities, selected);
     }
@@ -51,10 +51,10 @@ internal static class HeadGates
     public static HeadGateValues ParameterFree(Tensor routedQueryNorms, int sharedHeads, int topK)
     {
         // routedQueryNorms: [T, E]
-        var spread = routedQueryNorms.std(1, unbiased: true, keepdim: true).clamp_min(Float32Epsilon);  // [T, 1]
+        var spread = routedQueryNorms.std(1, unbiased: true, keepdim: true).clamp_min(Scalars.Of(Float32Epsilon)); // [T, 1]
         var scores = softmax(routedQueryNorms / spread, 1);                                   // [T, E]
         var selected = TopKMask(scores, topK);                                                // [T, E] 0/1
-        var routed = selected + (scores - scores.detach()) * selected;                        // forward 0/1, backward to scores
+        var routed = selected.Plus((scores - scores.detach()) * selected);                    // forward 0/1, backward to scores
         if (sharedHeads == 0) return new HeadGateValues(routed, scores, selected);
         var shared = ones(routed.shape[0], sharedHeads, routed.dtype, routed.device);         // [T, h_s]
         return new HeadGateValues(cat([shared, routed], 1), scores, selected);
@@ -131,10 +131,10 @@ internal static class HeadGates
         else
         {
             var weight = realTokens.to(probabilities.dtype).unsqueeze(1);                    // [T, 1]
-            var count = weight.sum().clamp_min(1);
+            var count = weight.sum().clamp_min(Scalars.Of(1L));
             meanProbability = (probabilities * weight).sum([0]) / count;
             selectedFraction = (selected * weight).sum([0]) / count;
         }
-        return (meanProbability * selectedFraction).mean() * (routedHeads * routedHeads);
+        return (meanProbability * selectedFraction).mean() * Scalars.Of(routedHeads * routedHeads);
     }
 }

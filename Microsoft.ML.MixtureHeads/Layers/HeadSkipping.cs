@@ -119,7 +119,7 @@ internal static class HeadSkipping
         var tokensOfHead = x.reshape(-1, dim).index_select(0, rows.Tokens.reshape(-1)).view(routed, -1, dim);          // [E, R, C]
         var weight = qkv.weight![(shared * headDim)..(heads * headDim)].view(routed, headDim, dim).transpose(1, 2);   // [E, C, D]
         var queries = bmm(tokensOfHead, weight);                                                                        // [E, R, D]
-        return qkv.bias is null ? queries : queries + qkv.bias[(shared * headDim)..(heads * headDim)].view(routed, 1, headDim);
+        return qkv.bias is null ? queries : queries.Plus(qkv.bias[(shared * headDim)..(heads * headDim)].view(routed, 1, headDim));
     }
 
     /// <summary>Gated head outputs back in token order, zeros where a head was skipped. [B, N, H, D]</summary>
@@ -149,7 +149,7 @@ internal static class HeadSkipping
             : proj.bias is null ? zeros(batch * tokens, dim, routedOutputs.dtype, routedOutputs.device)
                                 : proj.bias.expand(batch * tokens, dim).clone();                               // [B*N, C]
         var routedWeight = weight[.., sharedWidth..].view(dim, routed, headDim).permute(1, 2, 0);              // [E, D, C]
-        y.index_add_(0, rows.Tokens.reshape(-1), bmm(routedOutputs, routedWeight).view(-1, dim), 1);              // [E*R, C] into tokens
+        y.index_add_(0, rows.Tokens.reshape(-1), bmm(routedOutputs, routedWeight).view(-1, dim), Scalars.Of(1L));              // [E*R, C] into tokens
         return y.view(batch, tokens, dim);
     }
 
@@ -165,7 +165,7 @@ internal static class HeadSkipping
         public static QueryLists Of(Tensor gates, int shared)
         {
             var routedGates = gates[.., .., shared..].transpose(1, 2);                                // [B, E, N]
-            var active = routedGates.ne(0);
+            var active = routedGates.ne(Scalars.Of(0L));
             long rows = active.sum(-1).max().item<long>();
             // Selected tokens first; their order inside a list does not matter (causal masks come from the positions).
             var positions = active.to(ScalarType.Int8).argsort(-1, descending: true)[.., .., ..(int)rows];   // [B, E, M]
@@ -209,14 +209,15 @@ internal static class HeadSkipping
         public static HeadRows Of(Tensor gates, int shared, QueryLists lists)
         {
             long batch = gates.shape[0], tokens = gates.shape[1];
-            var listTokens = (lists.Positions + arange(batch, ScalarType.Int64, gates.device).mul(tokens).view(batch, 1, 1))
+            var listTokens = lists.Positions.Plus(arange(Scalars.Of(batch), ScalarType.Int64, gates.device).mul(Scalars.Of(tokens)).view(batch, 1, 1))
                 .transpose(0, 1).reshape(lists.Positions.shape[1], -1);                                  // [E, B*M]
-            var active = gates[.., .., shared..].reshape(batch * tokens, -1).ne(0).t();                 // [E, B*N]
+            var active = gates[.., .., shared..].reshape(batch * tokens, -1).ne(Scalars.Of(0L)).t();    // [E, B*N]
             long rows = active.sum(-1).max().item<long>();
             if (rows * 10 >= listTokens.shape[1] * 9) return new HeadRows(listTokens, null);
             var headTokens = active.to(ScalarType.Int8).argsort(-1, descending: true)[.., ..(int)rows];     // [E, R]
+            using var rowCount = rows.ToScalar();   // data-dependent: not cached, alive until the scatter is done
             var rowOfToken = zeros_like(active, dtype: ScalarType.Int64)
-                .scatter_(1, headTokens, arange(rows, ScalarType.Int64, gates.device).expand_as(headTokens));   // [E, B*N]
+                .scatter_(1, headTokens, arange(rowCount, ScalarType.Int64, gates.device).expand_as(headTokens));   // [E, B*N]
             return new HeadRows(headTokens, rowOfToken.gather(1, listTokens));
         }
     }

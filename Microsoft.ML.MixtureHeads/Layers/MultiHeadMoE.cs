@@ -101,7 +101,7 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
         var probs = softmax(F.linear(sub.to(float32), wg.weight.to(float32)), -1);       // [S, E] fp32
         var choices = TopIndices(probs, k);                                               // [S, k]
         var gates = probs.gather(1, choices);                                             // [S, k]
-        if (Options.RenormalizeTopK) gates = gates / gates.sum(-1, keepdim: true).clamp_min(finfo(float32).eps);
+        if (Options.RenormalizeTopK) gates = gates / gates.sum(-1, keepdim: true).clamp_min(Scalars.Of(finfo(float32).eps));
 
         var plan = DispatchPlan.Create(choices.t().contiguous().cpu().data<long>().ToArray(),
             checked((int)Options.Experts), subTokens, k, Capacity(subTokens), 3 * subDim * Options.ExpertHidden);
@@ -196,7 +196,7 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
         {
             var (values, indices) = remaining.max(-1, keepdim: true);
             picks[j] = indices;
-            if (j < k - 1) remaining.scatter_(-1, indices, full_like(values, -1f));   // probabilities are >= 0
+            if (j < k - 1) remaining.scatter_(-1, indices, full_like(values, Scalars.Of(-1.0)));   // probabilities are >= 0
         }
         return cat(picks, -1);
     }
@@ -205,7 +205,7 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
     private Tensor BalanceLoss(Tensor probs, DispatchPlan plan, long subTokens)
     {
         var firstChoiceFraction = tensor(plan.FirstChoiceCounts.Select(c => (float)c / subTokens).ToArray(), device: probs.device);
-        return (probs.mean([0]) * firstChoiceFraction).sum() * Options.Experts;
+        return (probs.mean([0]) * firstChoiceFraction).sum() * Scalars.Of((long)Options.Experts);
     }
 
     /// <summary>Routed assignments per expert over all k * S assignments, [E].</summary>

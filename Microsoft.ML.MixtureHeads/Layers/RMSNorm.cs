@@ -29,7 +29,7 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         // x: [..., dim]
         if (x.dim() < 1 || x.shape[^1] != weight.shape[0])
             throw new ArgumentException($"RMSNorm expects input [..., {weight.shape[0]}], got [{string.Join(", ", x.shape)}].", nameof(x));
-        return x * rsqrt(x.pow(2).mean([-1], keepdim: true) + _eps) * weight;
+        return x * rsqrt(x.pow(Scalars.Of(2L)).mean([-1], keepdim: true).Plus(_eps)) * weight;
     }
 
     /// <summary>Emits this norm into <paramref name="graph"/>; <paramref name="prefix"/> is the module's state-dict path.</summary>

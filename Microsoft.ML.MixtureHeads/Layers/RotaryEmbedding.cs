@@ -52,7 +52,7 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>
             throw new ArgumentException(
                 $"RotaryEmbedding expects [..., N, {HeadDim}] with N <= {MaxLength}; got [{string.Join(", ", x.shape)}].", nameof(x));
         long n = x.shape[^2];
-        return x * cos[..(int)n] + RotateHalf(x) * sin[..(int)n];
+        return (x * cos[..(int)n]).Plus(RotateHalf(x) * sin[..(int)n]);
     }
 
     /// <summary>
@@ -86,7 +86,7 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>
                 $"RotaryEmbedding.Rotate expects x [..., M, {HeadDim}] and positions [..., M]; got [{string.Join(", ", x.shape)}] and [{string.Join(", ", positions.shape)}].",
                 nameof(positions));
         var flat = positions.reshape(-1);
-        return x * cos.index_select(0, flat).view(x.shape) + RotateHalf(x) * sin.index_select(0, flat).view(x.shape);
+        return (x * cos.index_select(0, flat).view(x.shape)).Plus(RotateHalf(x) * sin.index_select(0, flat).view(x.shape));
     }
 
     /// <summary>[x1, x2] -> [-x2, x1] over the last dimension.</summary>

@@ -84,18 +84,18 @@ public sealed class TransformerBlock : nn.Module<AttentionInput, BlockOutput>
     public override BlockOutput forward(AttentionInput input)
     {
         var attention = attn.forward(input with { X = norm1.forward(input.X) });
-        var x = input.X + attention.Output;                                   // [B, N, C]
+        var x = input.X.Plus(attention.Output);                               // [B, N, C]
         var h = norm2.forward(x);
         Tensor? expertLoss = null;
         if (moe is not null)
         {
             var experts = moe.forward(h);
-            x = x + experts.Output;
+            x = x.Plus(experts.Output);
             expertLoss = experts.BalanceLoss;
         }
         else
         {
-            x = x + mlp!.forward(h);
+            x = x.Plus(mlp!.forward(h));
         }
         return new BlockOutput(x, attention.BalanceLoss, expertLoss, attention.Gates);
     }

@@ -34,7 +34,7 @@ internal static class BlockStack
             gates.Add(output.HeadGates);
         }
         Tensor? balance = attentionLosses.Count == 0 ? null : stack(attentionLosses).mean();
-        if (expertLosses.Count > 0) balance = balance is null ? stack(expertLosses).sum() : balance + stack(expertLosses).sum();
+        if (expertLosses.Count > 0) balance = balance is null ? stack(expertLosses).sum() : balance.Plus(stack(expertLosses).sum());
         return (x, balance, gates);
     }
 

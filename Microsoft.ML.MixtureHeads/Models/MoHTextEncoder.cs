@@ -89,9 +89,9 @@ public sealed class MoHTextEncoder : ClassifierNetwork
         if (stageIds.dim() != 2 || stageIds.dtype != ScalarType.Int64)
             throw new ArgumentException($"Expected int64 token ids [B, L], got {stageIds.dtype} [{string.Join(", ", stageIds.shape)}].", nameof(stageIds));
         var ids = vocabulary.forward(stageIds.narrow(1, 0, Math.Min(stageIds.shape[1], Config.MaxLength)));   // [B, L]
-        var mask = ids.ne(CompactVocabulary.Padding);                                                          // [B, L], true = real
+        var mask = ids.ne(Scalars.Of(CompactVocabulary.Padding));                                              // [B, L], true = real
         var x = tok_embeddings.forward(ids);                                                                   // [B, L, D]
-        if (pos_embed is not null) x = x + pos_embed.narrow(1, 0, ids.shape[1]);
+        if (pos_embed is not null) x = x.Plus(pos_embed.narrow(1, 0, ids.shape[1]));
 
         (x, var balanceLoss, var gates) = BlockStack.Forward(blocks, x, mask, rotary);
         x = norm.forward(x);
@@ -100,7 +100,7 @@ public sealed class MoHTextEncoder : ClassifierNetwork
         else
         {
             var weights = mask.unsqueeze(-1).to(x.dtype);                                                     // [B, L, 1]
-            pooled = (x * weights).sum([1]) / weights.sum([1]).clamp_min(1);                                      // [B, D]
+            pooled = (x * weights).sum([1]) / weights.sum([1]).clamp_min(Scalars.Of(1L));                         // [B, D]
         }
         return new ClassifierOutput(head.forward(pooled), balanceLoss, gates);
     }

@@ -82,11 +82,11 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
         if (pixels.dim() != 4 || pixels.shape[1] != config.Channels || pixels.shape[2] != config.ImageSize || pixels.shape[3] != config.ImageSize)
             throw new ArgumentException($"Expected pixels [B, {config.Channels}, {config.ImageSize}, {config.ImageSize}], got [{string.Join(", ", pixels.shape)}].", nameof(pixels));
 
-        var x = (pixels / 255f - config.PixelMean) / config.PixelStd;           // [B, C, H, W], normalised
+        var x = (pixels / Scalars.Of(255.0) - Scalars.Of(config.PixelMean)) / Scalars.Of(config.PixelStd);   // [B, C, H, W], normalised
         var tokens = patch_embed.forward(x);                                      // [B, N, D]
         if (cls_token is not null)
             tokens = cat([cls_token.expand(tokens.shape[0], 1, config.Dim), tokens], dim: 1);   // [B, 1 + N, D]
-        tokens = tokens + pos_embed;
+        tokens = tokens.Plus(pos_embed);
 
         (tokens, var balanceLoss, var gates) = BlockStack.Forward(blocks, tokens);
         tokens = norm.forward(tokens);                                            // [B, T, D]

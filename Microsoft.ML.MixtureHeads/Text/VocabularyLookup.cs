@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,8 +28,8 @@ public sealed class VocabularyLookup : nn.Module<Tensor, Tensor>
     /// <summary>Maps stage ids [B, L] to embedding rows [B, L]; ids outside the table map to Unknown, as in the graph.</summary>
     public override Tensor forward(Tensor stageIds)
     {
-        var outOfRange = stageIds.lt(0).logical_or(stageIds.ge(lookup_table.shape[0]));
-        var rows = lookup_table.index_select(0, stageIds.masked_fill(outOfRange, 0).reshape(-1)).view(stageIds.shape);
-        return rows.masked_fill(outOfRange, CompactVocabulary.Unknown);
+        var outOfRange = stageIds.lt(Scalars.Of(0L)).logical_or(stageIds.ge(Scalars.Of(lookup_table.shape[0])));
+        var rows = lookup_table.index_select(0, stageIds.masked_fill(outOfRange, Scalars.Of(0L)).reshape(-1)).view(stageIds.shape);
+        return rows.masked_fill(outOfRange, Scalars.Of(CompactVocabulary.Unknown));
     }
 }

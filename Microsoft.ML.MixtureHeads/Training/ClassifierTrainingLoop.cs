@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.ML.MixtureHeads.Layers;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.Runtime;
 using TorchSharp;
@@ -112,8 +113,7 @@ internal static class ClassifierTrainingLoop
 
         var output = model.forward(inputs);
         var taskLoss = F.cross_entropy(output.Logits, labels, label_smoothing: options.LabelSmoothing);
-        using var balanceWeight = options.BalanceLossWeight.ToScalar(); // kept alive through the native call (see AdamWOptimizer)
-        var loss = output.BalanceLoss is null ? taskLoss : taskLoss.add(output.BalanceLoss, balanceWeight);
+        var loss = output.BalanceLoss is null ? taskLoss : taskLoss.add(output.BalanceLoss, Scalars.Of(options.BalanceLossWeight));
         if (!float.IsFinite(loss.item<float>()))
             throw new InvalidOperationException($"Training diverged: the loss became {loss.item<float>()}. Lower LearningRate or keep GradientClipNorm on; no NaN is written into the model.");
 

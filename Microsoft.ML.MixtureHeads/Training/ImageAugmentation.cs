@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,7 +25,7 @@ public sealed record ImageAugmentation(int Padding, bool HorizontalFlip)
         }
         if (HorizontalFlip)
         {
-            var flip = (rand([batch], generator: generator) < 0.5).reshape(batch, 1, 1, 1);
+            var flip = rand([batch], generator: generator).lt(Scalars.Of(0.5)).reshape(batch, 1, 1, 1);
             images = where(flip, images.flip(3), images);
         }
         return images;

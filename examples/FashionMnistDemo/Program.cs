@@ -1,6 +1,6 @@
 // Fashion-MNIST with a Mixture-of-Head attention vision transformer, as an ordinary ML.NET pipeline:
 // train (live progress), evaluate on the 10,000 test images, save the .zip, load it in a fresh MLContext and predict.
-//   ./build.sh demo [--epochs 3] [--minutes 10] [--architecture moh_vit_tiny_75]
+//   ./build.sh demo [--epochs 3] [--minutes 10] [--architecture moh_vit_tiny_75] [--train-images 60000]
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -11,16 +11,18 @@ using Microsoft.ML.MixtureHeads.Estimators;
 double minutes = 10;
 string architecture = "moh_vit_tiny_75";
 int epochs = 3;
+int trainImages = 60_000;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--minutes") minutes = double.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--architecture") architecture = args[++i];
     else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+    else if (args[i] == "--train-images") trainImages = int.Parse(args[++i], CultureInfo.InvariantCulture);
 }
 
 var mlContext = new MLContext(seed: 1);
 Console.WriteLine("Reading Fashion-MNIST from Debian's dataset-fashion-mnist...");
-var train = FashionMnistData.Read(FashionMnistSplit.Train).ToDataView(mlContext);
+var train = FashionMnistData.Read(FashionMnistSplit.Train).Take(trainImages).ToDataView(mlContext);
 var test = FashionMnistData.Read(FashionMnistSplit.Test).ToDataView(mlContext);
 
 // The images enter as encoded PNG bytes, exactly what LoadRawImageBytes gives for a folder of image files.
