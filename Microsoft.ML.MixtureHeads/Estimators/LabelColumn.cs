@@ -51,18 +51,21 @@ internal static class LabelColumn
 
     /// <summary>The 0-based class index of every row, read from the key column.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A row has a missing key (value 0).</exception>
-    public static long[] ReadIndices(IDataView data, string name)
+    public static long[] ReadIndices(IDataView data, string name) =>
+        ReadEach(data, data.Schema[name], (uint key, long row) => key != 0 ? key - 1
+            : throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' has a missing value at row {row}; every training row needs a class."));
+
+    /// <summary>Maps the value of <paramref name="column"/> in every row (and the row's position) to a class index.</summary>
+    private static long[] ReadEach<T>(IDataView data, DataViewSchema.Column column, Func<T, long, long> classIndex)
     {
         var indices = new List<long>();
-        var column = data.Schema[name];
         using var cursor = data.GetRowCursor([column]);
-        var getter = cursor.GetGetter<uint>(column);
-        uint key = 0;
+        var getter = cursor.GetGetter<T>(column);
+        T value = default!;
         while (cursor.MoveNext())
         {
-            getter(ref key);
-            if (key == 0) throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' has a missing value at row {cursor.Position}; every training row needs a class.");
-            indices.Add(key - 1);
+            getter(ref value);
+            indices.Add(classIndex(value, cursor.Position));
         }
         return indices.ToArray();
     }
@@ -90,18 +93,7 @@ internal static class LabelColumn
             throw new ArgumentOutOfRangeException(nameof(name), $"Validation label column '{name}' has type {column.Type}; expected the class names as text or the training data's key type.");
 
         var indexOf = classNames.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => (long)p.i);
-        var indices = new List<long>();
-        using var cursor = data.GetRowCursor([column]);
-        var getter = cursor.GetGetter<ReadOnlyMemory<char>>(column);
-        ReadOnlyMemory<char> value = default;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-            string label = value.ToString();
-            if (!indexOf.TryGetValue(label, out long index))
-                throw new ArgumentOutOfRangeException(nameof(name), $"Validation label column '{name}' has '{label}' at row {cursor.Position}, a class the training data does not have.");
-            indices.Add(index);
-        }
-        return indices.ToArray();
+        return ReadEach(data, column, (ReadOnlyMemory<char> value, long row) => indexOf.TryGetValue(value.ToString(), out long index) ? index
+            : throw new ArgumentOutOfRangeException(nameof(name), $"Validation label column '{name}' has '{value}' at row {row}, a class the training data does not have."));
     }
 }

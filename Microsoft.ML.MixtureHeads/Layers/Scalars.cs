@@ -33,7 +33,4 @@ internal static class Scalars
 
     /// <summary><c>a + value</c>, with Scalars that outlive the call.</summary>
     public static Tensor Plus(this Tensor a, double value) => a.add(Of(value), One);
-
-    /// <summary>In place <c>a += b</c>, with a Scalar <c>alpha</c> that outlives the call.</summary>
-    public static Tensor PlusInPlace(this Tensor a, Tensor b) => a.add_(b, One);
 }

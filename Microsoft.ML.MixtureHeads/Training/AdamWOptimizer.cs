@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,8 +12,9 @@ namespace Microsoft.ML.MixtureHeads.Training;
 /// Ours rather than TorchSharp's because TorchSharp 0.107 passes temporary <see cref="TorchSharp.Scalar"/> objects
 /// (every <c>alpha</c>, <c>value</c> and <c>eps</c>) to native code without keeping them reachable: a garbage collection
 /// started by another thread can finalize one in the middle of the call, which surfaced as a libtorch "toFloat" error in
-/// a parallel test run and could as well be a silently wrong update. Here every Scalar is disposed only after the step,
-/// so it stays alive through each native call.
+/// a parallel test run and could as well be a silently wrong update. Here the constants come from
+/// <see cref="Layers.Scalars"/> and the per-step values are disposed only after the step, so each stays alive through
+/// every native call.
 /// </remarks>
 internal sealed class AdamWOptimizer : IDisposable
 {
@@ -49,14 +51,11 @@ internal sealed class AdamWOptimizer : IDisposable
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        using var one = 1.0.ToScalar();
-        using var beta1 = _beta1.ToScalar();
-        using var oneMinusBeta1 = (1 - _beta1).ToScalar();
-        using var beta2 = _beta2.ToScalar();
-        using var oneMinusBeta2 = (1 - _beta2).ToScalar();
-        using var epsilon = _epsilon.ToScalar();
+        Scalar one = Scalars.Of(1L), beta1 = Scalars.Of(_beta1), oneMinusBeta1 = Scalars.Of(1 - _beta1),
+            beta2 = Scalars.Of(_beta2), oneMinusBeta2 = Scalars.Of(1 - _beta2), epsilon = Scalars.Of(_epsilon);
         foreach (var (slots, weightDecay) in _groups)
         {
+            // Values that change every step are not cached; `using` keeps each alive until the step is done.
             using var shrink = (1 - learningRate * weightDecay).ToScalar();
             foreach (var slot in slots)
             {
