@@ -100,7 +100,7 @@ public sealed class ImageClassificationEndToEndTests(ImageFolderFixture fixture)
         var pixels = stack(Enumerable.Range(0, fixture.TestPixels.Count)
             .Select(i => tensor(fixture.TestPixels.Pixels(i).ToArray().Select(p => (float)p).ToArray(), [1, 28, 28])).ToList());
         using var noGrad = no_grad();
-        var reference = softmax(network.forward(pixels).Logits, 1);
+        var reference = softmax(network.forward(pixels).Output, 1);
         ParityAssert.Close("child scores vs TorchSharp forward", reference, tensor(childScores).reshape(fixture.TestPixels.Count, 10), new Tolerance("1e-4", 0, 1e-4));
         Assert.Equal(fixture.TestPixels.Count, childNames.Length);
     }

@@ -65,7 +65,7 @@ public sealed class ImageTrainerBehaviourTests
             var resumed = new List<TrainingMetrics>();
             var more = TinyOptions(epochs: 1);
             more.InitialModel = MixtureHeadsCheckpoint.FromZip(zip);
-            more.LearningRate = 1e-3;
+            more.LearningRate = 3e-4;   // a fine-tuning rate: the first run's cosine ended near 3e-5, and a fresh AdamW far above that first undoes progress
             more.WarmupEpochs = 0;
             more.MetricsCallback = resumed.Add;
             using var continued = ml.MulticlassClassification.Trainers.MoHImageClassification(more).Fit(data);

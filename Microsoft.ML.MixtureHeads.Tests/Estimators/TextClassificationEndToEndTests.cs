@@ -4,6 +4,7 @@ using Microsoft.ML.MixtureHeads.Data;
 using Microsoft.ML.MixtureHeads.Estimators;
 using Microsoft.ML.MixtureHeads.Tests.Infrastructure;
 using Microsoft.ML.MixtureHeads.Tests.Parity;
+using Microsoft.ML.MixtureHeads.Tests.Text;
 using Microsoft.ML.MixtureHeads.Text;
 using Microsoft.ML.MixtureHeads.Training;
 using static TorchSharp.torch;
@@ -88,7 +89,7 @@ public sealed class TextClassificationEndToEndTests
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var ids = TokenBatch.StageIds(texts.Select(TextTokenIds.Encode).ToList(), maxLength: 4096);
-            var reference = softmax(network.forward(ids).Logits, 1);
+            var reference = softmax(network.forward(ids).Output, 1);
             ParityAssert.Close("child scores vs TorchSharp forward", reference, tensor(childScores).reshape(texts.Length, 2), new Tolerance("1e-4", 0, 1e-4));
 
             // the in-process batched Transform agrees with the saved row-by-row chain

@@ -58,6 +58,6 @@ public sealed class FeedForwardParityTests
         Assert.Equal(["fc1.weight", "fc2.weight", "fc3.weight"], new SwiGLU(8, 16).state_dict().Keys.Order());
         Assert.Equal(["fc1.weight", "fc2.weight", "fc3.weight"], new SwiGLU(8, 16, LinearKind.BitLinear, bias: true).state_dict().Keys.Order());
         Assert.Equal(["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"], new GeluMlp(8, 32).state_dict().Keys.Order());
-        Assert.Equal([16L, 8L], new SwiGLU(8, 16).fc3 is TorchSharp.Modules.Linear l ? l.weight.shape : []);
+        Assert.Equal([16L, 8L], new SwiGLU(8, 16).fc3.Weight.shape);
     }
 }

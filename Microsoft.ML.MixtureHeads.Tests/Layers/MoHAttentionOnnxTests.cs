@@ -77,7 +77,7 @@ public sealed class MoHAttentionOnnxTests
         var graph = new OnnxGraphBuilder();
         string input = graph.Input("x", OnnxElementType.Float, "batch", "tokens", c.Options.Dim);
         string? mask = padding is null ? null : graph.Input("key_padding", OnnxElementType.Bool, "batch", "tokens");
-        graph.Output(layer.EmitOnnx(graph, input, Prefix, mask, rotary), "y", OnnxElementType.Float, "batch", "tokens", c.Options.Dim);
+        graph.Output(layer.EmitOnnx(graph, new OnnxSequenceInput(input, mask, rotary), Prefix), "y", OnnxElementType.Float, "batch", "tokens", c.Options.Dim);
         using var session = new OnnxSession(graph.ToBytes());
 
         using var noGrad = no_grad();
@@ -99,7 +99,7 @@ public sealed class MoHAttentionOnnxTests
         var layer = new MoHAttention(Cases[name].Options);
         var graph = new OnnxGraphBuilder();
         string input = graph.Input("x", OnnxElementType.Float, "batch", "tokens", layer.Options.Dim);
-        graph.Output(layer.EmitOnnx(graph, input, Prefix), "y", OnnxElementType.Float, "batch", "tokens", layer.Options.Dim);
+        graph.Output(layer.EmitOnnx(graph, new OnnxSequenceInput(input), Prefix), "y", OnnxElementType.Float, "batch", "tokens", layer.Options.Dim);
         var model = graph.ToModel();
         foreach (var (key, value) in layer.state_dict())
         {
@@ -117,7 +117,7 @@ public sealed class MoHAttentionOnnxTests
         var layer = new MoHAttention(Typical);
         var graph = new OnnxGraphBuilder();
         string input = graph.Input("x", OnnxElementType.Float, "batch", "tokens", Typical.Dim);
-        var error = Assert.Throws<ArgumentException>(() => layer.EmitOnnx(graph, input, Prefix, rotary: new RotaryEmbedding(16, 32)));
+        var error = Assert.Throws<ArgumentException>(() => layer.EmitOnnx(graph, new OnnxSequenceInput(input, Rotary: new RotaryEmbedding(16, 32)), Prefix));
         Assert.Equal("rotary", error.ParamName);
     }
 }

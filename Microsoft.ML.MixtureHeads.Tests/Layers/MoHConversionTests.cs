@@ -72,8 +72,8 @@ public sealed class MoHConversionTests
         var dense = TrainedDense();
         using (no_grad())
         {
-            var qkv = (TorchSharp.Modules.Linear)dense.qkv;
-            qkv.weight![..48].zero_();                                  // every query is the bias alone ...
+            var qkv = (ExportableLinear)dense.qkv;
+            qkv.weight[..48].zero_();                                  // every query is the bias alone ...
             qkv.bias![..48].copy_(ones(48));                            // ... and every head's query has the same norm
         }
         var converted = MoHConversion.FromDense(dense, sharedHeads: 2, topK: 2);

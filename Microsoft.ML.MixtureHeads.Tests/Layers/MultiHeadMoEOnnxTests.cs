@@ -120,7 +120,7 @@ public sealed class MultiHeadMoEOnnxTests
     {
         var graph = new OnnxGraphBuilder();
         string input = graph.Input("x", OnnxElementType.Float, "batch", "tokens", Dim);
-        graph.Output(layer.EmitOnnx(graph, input, Prefix), "y", OnnxElementType.Float, "batch", "tokens", Dim);
+        graph.Output(layer.EmitOnnx(graph, new OnnxSequenceInput(input), Prefix), "y", OnnxElementType.Float, "batch", "tokens", Dim);
         return graph;
     }
 }

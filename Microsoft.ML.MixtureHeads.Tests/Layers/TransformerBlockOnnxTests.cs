@@ -88,7 +88,7 @@ public sealed class TransformerBlockOnnxTests
         var graph = new OnnxGraphBuilder();
         string input = graph.Input("x", OnnxElementType.Float, "batch", "tokens", dim);
         string? mask = padding is null ? null : graph.Input("key_padding", OnnxElementType.Bool, "batch", "tokens");
-        graph.Output(block.EmitOnnx(graph, input, "blocks.1", mask, rotary), "y", OnnxElementType.Float, "batch", "tokens", dim);
+        graph.Output(block.EmitOnnx(graph, new OnnxSequenceInput(input, mask, rotary), "blocks.1"), "y", OnnxElementType.Float, "batch", "tokens", dim);
         var model = graph.ToModel();
         foreach (var key in block.state_dict().Keys) Assert.NotNull(model.FindInitializer($"blocks.1.{key}"));
         using var session = new OnnxSession(graph.ToBytes());

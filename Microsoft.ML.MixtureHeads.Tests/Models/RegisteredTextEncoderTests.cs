@@ -3,6 +3,7 @@ using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Onnx;
 using Microsoft.ML.MixtureHeads.Persistence;
 using Microsoft.ML.MixtureHeads.Tests.Parity;
+using Microsoft.ML.MixtureHeads.Tests.Text;
 using Microsoft.ML.MixtureHeads.Text;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -12,14 +13,14 @@ namespace Microsoft.ML.MixtureHeads.Tests.Models;
 /// <summary>Every registered text encoder: forward, backward, ONNX export parity (padded batches) and checkpoint round trip.</summary>
 public sealed class RegisteredTextEncoderTests
 {
-    public static TheoryData<string> Names() => new(ModelRegistry.TextEncoders.Keys);
+    public static TheoryData<string> Names() => new(ModelRegistry.List(configType: typeof(TextEncoderConfig)));
 
     /// <summary>A network with a vocabulary of 300 tokens, and 3 rows of stage ids of different lengths (0-padded),
     /// some beyond the vocabulary and one longer than the model's max length.</summary>
     private static (MoHTextEncoder Network, Tensor Ids) Build(string name)
     {
         manual_seed(12);
-        var config = ModelRegistry.TextEncoder(name) with { MaxLength = 40 };
+        var config = ModelRegistry.Get<TextEncoderConfig>(name) with { MaxLength = 40 };
         var random = new Random(5);
         long[] Row(int length) => [TextTokenIds.Start, .. Enumerable.Range(0, length - 1).Select(_ => (long)random.Next(3, 400))];
         var vocabulary = CompactVocabulary.Build(Enumerable.Range(0, 50).Select(_ => Row(30)), minCount: 1, maxSize: 300);
@@ -36,8 +37,8 @@ public sealed class RegisteredTextEncoderTests
         var (network, ids) = Build(name);
         network.train();
         var output = network.forward(ids);
-        Assert.Equal([3L, 3L], output.Logits.shape);
-        var loss = F.cross_entropy(output.Logits, tensor(new long[] { 0, 1, 2 })) + (output.BalanceLoss ?? zeros(1)).sum() * 0.01;
+        Assert.Equal([3L, 3L], output.Output.shape);
+        var loss = F.cross_entropy(output.Output, tensor(new long[] { 0, 1, 2 })) + (output.BalanceLoss ?? zeros(1)).sum() * 0.01;
         loss.backward();
         var missing = network.named_parameters().Where(p => p.parameter.grad is null || p.parameter.grad.abs().sum().item<float>() == 0).Select(p => p.name).ToList();
         Assert.All(missing, n => Assert.Contains(".moe.experts.", n)); // with 3 texts an expert may see no token
@@ -52,8 +53,8 @@ public sealed class RegisteredTextEncoderTests
         var (network, ids) = Build(name);
         network.eval();
         using var noGrad = no_grad();
-        var expected = softmax(network.forward(ids).Logits, 1);
-        byte[] onnx = ExportedModel.Export(network, ["a", "b", "c"], "ids", "Score", "index");
+        var expected = softmax(network.forward(ids).Output, 1);
+        byte[] onnx = ClassifierExport.Export(network, ["a", "b", "c"], "ids");
 
         using var session = new OnnxSession(onnx);
         ParityAssert.Close($"{name} batch", expected, session.Run(("ids", ids))["Score"], Tolerance.Reduction);
@@ -63,9 +64,9 @@ public sealed class RegisteredTextEncoderTests
             ParityAssert.Close($"{name} row {row}", expected[row].unsqueeze(0), session.Run(("ids", unpadded))["Score"], Tolerance.Reduction);
         }
 
-        using var rebuilt = MixtureHeadsCheckpoint.FromOnnx(onnx).CreateNetwork();
-        rebuilt.eval();
-        ParityAssert.Close($"{name} rebuilt", expected, softmax(rebuilt.forward(ids).Logits, 1), Tolerance.Fp32);
+        using var rebuilt = ClassifierExport.Rebuild(MixtureHeadsCheckpoint.FromOnnx(onnx));
+        rebuilt.Module.eval();
+        ParityAssert.Close($"{name} rebuilt", expected, softmax(rebuilt.forward(ids).Output, 1), Tolerance.Fp32);
         network.Dispose();
     }
 

@@ -11,12 +11,12 @@ namespace Microsoft.ML.MixtureHeads.Tests.Models;
 /// <summary>timm's "test every registered model": forward, backward, ONNX export parity and checkpoint round trip.</summary>
 public sealed class RegisteredVisionTransformerTests
 {
-    public static TheoryData<string> Names() => new(ModelRegistry.VisionTransformers.Keys);
+    public static TheoryData<string> Names() => new(ModelRegistry.List(configType: typeof(VisionTransformerConfig)));
 
     private static (MoHVisionTransformer Network, Tensor Pixels) Build(string name, int batch)
     {
         manual_seed(11);
-        var network = new MoHVisionTransformer(ModelRegistry.VisionTransformer(name));
+        var network = new MoHVisionTransformer(ModelRegistry.Get<VisionTransformerConfig>(name));
         var config = network.Config;
         var pixels = rand(batch, config.Channels, config.ImageSize, config.ImageSize) * 255;
         return (network, pixels);
@@ -30,12 +30,12 @@ public sealed class RegisteredVisionTransformerTests
         var (network, pixels) = Build(name, batch: 4);
         network.train();
         var output = network.forward(pixels);
-        Assert.Equal([4L, network.Config.Classes], output.Logits.shape);
+        Assert.Equal([4L, network.Config.Classes], output.Output.shape);
         Assert.Equal(network.Config.Depth, output.HeadGates.Count);
         bool routes = network.Config.Routing != HeadRouting.Dense || network.Config.FeedForward == FeedForwardKind.MultiHeadMoE;
         Assert.Equal(routes, output.BalanceLoss is not null);
 
-        var loss = F.cross_entropy(output.Logits, randint(0, network.Config.Classes, [4])) + (output.BalanceLoss ?? zeros(1)).sum() * 0.01;
+        var loss = F.cross_entropy(output.Output, randint(0, network.Config.Classes, [4])) + (output.BalanceLoss ?? zeros(1)).sum() * 0.01;
         loss.backward();
         var missing = network.named_parameters().Where(p => p.parameter.grad is null || p.parameter.grad.abs().sum().item<float>() == 0).Select(p => p.name).ToList();
         // With 4 images an expert may receive no token; every other parameter must get a gradient.
@@ -51,9 +51,9 @@ public sealed class RegisteredVisionTransformerTests
         var (network, pixels) = Build(name, batch: 3);
         network.eval();
         using var noGrad = no_grad();
-        var expected = softmax(network.forward(pixels).Logits, 1);
+        var expected = softmax(network.forward(pixels).Output, 1);
         string[] classes = Enumerable.Range(0, network.Config.Classes).Select(i => $"c{i}").ToArray();
-        byte[] onnx = ExportedModel.Export(network, classes, "pixels", "Score", "index");
+        byte[] onnx = ClassifierExport.Export(network, classes, "pixels");
 
         var outputs = OnnxSession.Run(onnx, ("pixels", pixels));
         ParityAssert.Close($"{name} ONNX Score", expected, outputs["Score"], Tolerance.Reduction);
@@ -61,9 +61,9 @@ public sealed class RegisteredVisionTransformerTests
 
         var checkpoint = MixtureHeadsCheckpoint.FromOnnx(onnx);
         Assert.Equal(classes, checkpoint.ClassNames);
-        using var rebuilt = checkpoint.CreateNetwork();
-        rebuilt.eval();
-        ParityAssert.Close($"{name} rebuilt forward", expected, softmax(rebuilt.forward(pixels).Logits, 1), Tolerance.Fp32);
+        using var rebuilt = ClassifierExport.Rebuild(checkpoint);
+        rebuilt.Module.eval();
+        ParityAssert.Close($"{name} rebuilt forward", expected, softmax(rebuilt.forward(pixels).Output, 1), Tolerance.Fp32);
         network.Dispose();
     }
 
@@ -82,7 +82,7 @@ public sealed class RegisteredVisionTransformerTests
     [Fact]
     public void Unknown_architecture_names_list_the_registered_ones()
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ModelRegistry.VisionTransformer("moh_vit_huge"));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ModelRegistry.Get<VisionTransformerConfig>("moh_vit_huge"));
         Assert.Contains("moh_vit_tiny_75", error.Message);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Layers;
 using Microsoft.ML.Data;
 using Microsoft.ML.MixtureHeads.Onnx;
 using Microsoft.ML.MixtureHeads.Tests.Parity;
@@ -32,12 +33,12 @@ public sealed class OnnxMlNetTests : IDisposable
     }
 
     /// <summary>Linear(4, 3) + softmax: input column "Features" (4 floats), output column "Score", symbolic batch.</summary>
-    private static (byte[] Bytes, Linear Linear) TinyClassifier()
+    private static (byte[] Bytes, ExportableLinear Linear) TinyClassifier()
     {
         manual_seed(50);
-        var linear = nn.Linear(4, 3);
+        var linear = new ExportableLinear(4, 3);
         var g = new OnnxGraphBuilder();
-        var logits = g.Linear(linear, g.Input("Features", OnnxElementType.Float, "batch", 4), "linear");
+        var logits = linear.EmitOnnx(g, g.Input("Features", OnnxElementType.Float, "batch", 4), "linear");
         g.Output(g.Softmax(logits), "Score", OnnxElementType.Float, "batch", 3);
         return (g.ToBytes(), linear);
     }

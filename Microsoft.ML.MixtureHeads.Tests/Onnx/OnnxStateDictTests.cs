@@ -13,18 +13,18 @@ public sealed class OnnxStateDictTests
     /// <summary>A small network of every module kind that has an emitter; field names are its state-dict names.</summary>
     private sealed class TinyNet : nn.Module<Tensor, Tensor>
     {
-        public readonly Embedding embed;
-        public readonly LayerNorm norm;
-        public readonly Linear proj;
+        public readonly ExportableEmbedding embed;
+        public readonly ExportableLayerNorm norm;
+        public readonly ExportableLinear proj;
         public readonly RMSNorm rms;
         public readonly BitLinear head;
 
         public TinyNet(long seed) : base(nameof(TinyNet))
         {
             manual_seed(seed);
-            embed = nn.Embedding(11, 8);
-            norm = nn.LayerNorm(8);
-            proj = nn.Linear(8, 6);
+            embed = new ExportableEmbedding(11, 8);
+            norm = new ExportableLayerNorm(8);
+            proj = new ExportableLinear(8, 6);
             rms = new RMSNorm(6);
             head = new BitLinear(6, 4);
             nn.init.normal_(norm.weight);
@@ -39,8 +39,8 @@ public sealed class OnnxStateDictTests
         public byte[] ToOnnx()
         {
             var g = new OnnxGraphBuilder();
-            var x = g.Embedding(embed, g.Input("TokenIds", OnnxElementType.Int64, "batch", "sequence"), "embed");
-            x = g.Gelu(g.Linear(proj, g.LayerNorm(norm, x, "norm"), "proj"));
+            var x = embed.EmitOnnx(g, g.Input("TokenIds", OnnxElementType.Int64, "batch", "sequence"), "embed");
+            x = g.Gelu(proj.EmitOnnx(g, norm.EmitOnnx(g, x, "norm"), "proj"));
             x = head.EmitOnnx(g, rms.EmitOnnx(g, x, "rms"), "head");
             g.Output(x, "Score", OnnxElementType.Float, "batch", "sequence", 4);
             g.SetMetadata("mixtureheads.config", "{\"vocab\":11}");
@@ -71,8 +71,8 @@ public sealed class OnnxStateDictTests
     {
         using var scope = NewDisposeScope();
         var g = new OnnxGraphBuilder();
-        var module = nn.Linear(3, 2);
-        g.Output(g.Linear(nn.Linear(3, 2, hasBias: false), g.Input("x", OnnxElementType.Float, 1, 3), ""), "y", OnnxElementType.Float, 1, 2);
+        var module = new ExportableLinear(3, 2);
+        g.Output(new ExportableLinear(3, 2, hasBias: false).EmitOnnx(g, g.Input("x", OnnxElementType.Float, 1, 3), ""), "y", OnnxElementType.Float, 1, 2);
         var before = module.weight.detach().clone();
 
         var e = Assert.Throws<InvalidDataException>(() => OnnxStateDict.LoadInto(module, OnnxModelReader.Read(g.ToBytes())));

@@ -1,5 +1,4 @@
 using Microsoft.ML.MixtureHeads.Data;
-using Microsoft.ML.MixtureHeads.Estimators;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Tests.Estimators;
 using Microsoft.ML.MixtureHeads.Training;
@@ -7,20 +6,23 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Training;
 
-/// <summary>The shared training loop on real Fashion-MNIST pixels with a tiny MoH-ViT.</summary>
+/// <summary>The shared training loop on real Fashion-MNIST pixels with a tiny MoH-ViT and the classification objective.</summary>
 public sealed class TrainingLoopTests
 {
     private sealed class Options : TrainerOptionsBase;
 
-    private static TrainingTensors Tensors(int count, Func<int, long>? relabel = null)
+    private static (float[][] Pixels, long[] Labels) Images(int count)
     {
         var data = FashionMnistData.Read(FashionMnistSplit.Train).Take(count);
-        var pixels = new float[count * 784];
-        for (int i = 0; i < count; i++)
-            for (int p = 0; p < 784; p++) pixels[i * 784 + p] = data.Pixels(i)[p];
-        var labels = Enumerable.Range(0, count).Select(i => relabel?.Invoke(data.Label(i)) ?? data.Label(i)).ToArray();
-        return new TrainingTensors(tensor(pixels, [count, 1, 28, 28]), tensor(labels));
+        var pixels = Enumerable.Range(0, count).Select(i => data.Pixels(i).ToArray().Select(p => (float)p).ToArray()).ToArray();
+        return (pixels, Enumerable.Range(0, count).Select(i => (long)data.Label(i)).ToArray());
     }
+
+    private static IBatchSource<ClassificationBatch> Batches(float[][] pixels, long[] labels, bool shuffle) =>
+        InMemoryBatches.Classification(pixels, labels, [1, 28, 28], batchSize: 50, shuffle);
+
+    private static ClassificationObjective Objective(MoHVisionTransformer network) =>
+        new(network, FashionMnistData.ClassNames, labelSmoothing: 0.1, augment: null, "Score", "Index");
 
     private static Options Recipe(int epochs) => new() { Epochs = epochs, BatchSize = 50, LearningRate = 3e-3, WarmupEpochs = 0.2, LogEverySteps = 1000 };
 
@@ -29,39 +31,40 @@ public sealed class TrainingLoopTests
     {
         // Validation labels are the training labels shifted by one class: the better the model learns the training
         // labels, the worse it scores on validation, so later epochs are worse and early stopping must go back.
-        var train = Tensors(400);
-        var validation = new TrainingTensors(train.Inputs, (train.Labels + 1) % 10);
+        var (pixels, labels) = Images(400);
+        var validation = Batches(pixels, labels.Select(l => (l + 1) % 10).ToArray(), shuffle: false);
         var reports = new List<TrainingMetrics>();
         var options = Recipe(epochs: 8);
         options.EarlyStoppingPatience = 2;
         options.MetricsCallback = reports.Add;
         manual_seed(1);
         using var network = new MoHVisionTransformer(TinyVisionTransformers.MoH);
+        var objective = Objective(network);
 
-        var summary = ClassifierTrainingLoop.Run(network, train, validation, new LoopSettings(options, 3, CPU));
+        var summary = TrainingLoop.Run(objective, Batches(pixels, labels, shuffle: true), validation, new LoopSettings(options, 3, CPU));
 
         var epochs = reports.Where(r => r.Phase == TrainingPhase.EpochEnd).ToList();
         int best = epochs.MaxBy(e => (e.ValidationAccuracy, -e.ValidationLoss!.Value))!.Epoch;
         Assert.Equal(best, summary.BestEpoch);
         Assert.True(summary.StoppedEarly, $"ran all {epochs.Count} epochs");
         Assert.True(epochs.Count < 8);
-        var (loss, accuracy) = ClassifierTrainingLoop.Evaluate(network, validation, 100, CPU);
-        Assert.Equal(epochs[best - 1].ValidationAccuracy!.Value, accuracy, 10);
-        Assert.Equal(epochs[best - 1].ValidationLoss!.Value, loss, 4);
-        Assert.NotEqual(epochs[^1].ValidationLoss!.Value, loss, 4);
+        var restored = TrainingLoop.Evaluate(objective, validation, CPU);
+        Assert.Equal(epochs[best - 1].ValidationAccuracy!.Value, restored.Accuracy!.Value, 10);
+        Assert.Equal(epochs[best - 1].ValidationLoss!.Value, restored.Loss, 4);
+        Assert.NotEqual(epochs[^1].ValidationLoss!.Value, restored.Loss, 4);
     }
 
     [Fact]
     public void Live_tensor_count_does_not_grow_from_epoch_to_epoch()
     {
-        var train = Tensors(300);
+        var (pixels, labels) = Images(300);
         var counts = new List<long>();
         var options = Recipe(epochs: 4);
         options.MetricsCallback = m => { if (m.Phase == TrainingPhase.EpochEnd) counts.Add(LiveTensors()); };
         manual_seed(2);
         using var network = new MoHVisionTransformer(TinyVisionTransformers.MoH);
 
-        ClassifierTrainingLoop.Run(network, train, validation: train, new LoopSettings(options, 4, CPU));
+        TrainingLoop.Run(Objective(network), Batches(pixels, labels, shuffle: true), Batches(pixels, labels, shuffle: false), new LoopSettings(options, 4, CPU));
 
         Assert.Equal(4, counts.Count);
         Assert.Equal(counts[1], counts[2]);
@@ -72,7 +75,7 @@ public sealed class TrainingLoopTests
     /// Tensors still alive once the garbage is gone: TorchSharp's count also drops when a finalizer frees a tensor some
     /// earlier test dropped, which would otherwise make two equal counts differ.
     /// </summary>
-    private static long LiveTensors()
+    internal static long LiveTensors()
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -82,14 +85,14 @@ public sealed class TrainingLoopTests
     [Fact]
     public void A_non_finite_loss_stops_training_with_a_clear_error_before_any_weight_changes()
     {
-        var train = Tensors(100);
-        train.Inputs[TensorIndex.Colon, 0, 5, 5] = float.NaN; // every image, so the very first step sees it
+        var (pixels, labels) = Images(100);
+        foreach (var image in pixels) image[5 * 28 + 5] = float.NaN; // every image, so the very first step sees it
         manual_seed(3);
         using var network = new MoHVisionTransformer(TinyVisionTransformers.MoH);
         var before = network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
 
         var error = Assert.Throws<InvalidOperationException>(() =>
-            ClassifierTrainingLoop.Run(network, train, null, new LoopSettings(Recipe(1), 5, CPU)));
+            TrainingLoop.Run(Objective(network), Batches(pixels, labels, shuffle: true), null, new LoopSettings(Recipe(1), 5, CPU)));
 
         Assert.Contains("diverged", error.Message);
         foreach (var (name, value) in network.state_dict()) Assert.True(value.equal(before[name]).all().item<bool>(), name);

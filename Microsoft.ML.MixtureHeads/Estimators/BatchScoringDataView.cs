@@ -1,83 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Microsoft.ML.MixtureHeads.Estimators;
-
-/// <summary>Collects one input column of consecutive rows into the tensor an ONNX graph takes for a batch.</summary>
-internal interface IBatchInput
-{
-    /// <summary>The ONNX graph input (and data view column) name.</summary>
-    string Name { get; }
-
-    /// <summary>Starts a batch reading from <paramref name="cursor"/>.</summary>
-    void Begin(DataViewRowCursor cursor);
-
-    /// <summary>Appends the cursor's current row.</summary>
-    void AddCurrentRow();
-
-    /// <summary>The batch as an ONNX value, shape [rows, ...].</summary>
-    NamedOnnxValue Build();
-}
-
-/// <summary>Known-size float vectors (image pixels) reshaped to [rows, ...dims].</summary>
-internal sealed class FloatVectorBatchInput(string name, long[] dims) : IBatchInput
-{
-    private readonly long _size = dims.Aggregate(1L, (a, b) => a * b);
-    private readonly List<float> _values = [];
-    private ValueGetter<VBuffer<float>>? _getter;
-    private VBuffer<float> _row;
-    private int _rows;
-
-    public string Name => name;
-
-    public void Begin(DataViewRowCursor cursor)
-    {
-        _getter = cursor.GetGetter<VBuffer<float>>(cursor.Schema[name]);
-        _values.Clear();
-        _rows = 0;
-    }
-
-    public void AddCurrentRow()
-    {
-        _getter!(ref _row);
-        if (_row.Length != _size) throw new InvalidOperationException($"Column '{name}' has {_row.Length} values in a row; the model expects {_size}.");
-        foreach (float v in _row.DenseValues()) _values.Add(v);
-        _rows++;
-    }
-
-    public NamedOnnxValue Build() => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(_values.ToArray(), [_rows, .. dims.Select(d => (int)d)]));
-}
-
-/// <summary>Variable-length int64 rows (token ids) padded with 0 to the longest row of the batch: [rows, longest].</summary>
-internal sealed class TokenBatchInput(string name) : IBatchInput
-{
-    private readonly List<long[]> _rows = [];
-    private ValueGetter<VBuffer<long>>? _getter;
-    private VBuffer<long> _row;
-
-    public string Name => name;
-
-    public void Begin(DataViewRowCursor cursor)
-    {
-        _getter = cursor.GetGetter<VBuffer<long>>(cursor.Schema[name]);
-        _rows.Clear();
-    }
-
-    public void AddCurrentRow()
-    {
-        _getter!(ref _row);
-        _rows.Add(_row.DenseValues().ToArray());
-    }
-
-    public NamedOnnxValue Build()
-    {
-        int length = Math.Max(1, _rows.Max(r => r.Length));
-        var ids = new long[_rows.Count * length];
-        for (int i = 0; i < _rows.Count; i++) _rows[i].CopyTo(ids, i * length);
-        return NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(ids, [_rows.Count, length]));
-    }
-}
 
 /// <summary>
 /// <c>Transform</c> of a fitted classifier, batched: the saved chain scores row by row (ML.NET's OnnxTransformer runs
@@ -90,16 +14,16 @@ internal sealed class BatchScoringDataView : IDataView
 {
     private readonly IDataView _input;
     private readonly ITransformer? _preprocessing;
-    private readonly Func<IBatchInput> _batchInput;
+    private readonly Func<IScoringInput> _scoringInput;
     private readonly InferenceSession _session;
     private readonly string _scoreColumn, _predictedLabelColumn;
     private readonly int _classCount, _batchSize;
     private readonly int[] _sourceOfColumn; // output column -> input column, or -1 for score / predicted label
 
-    public BatchScoringDataView(IDataView input, DataViewSchema outputSchema, ITransformer? preprocessing, Func<IBatchInput> batchInput,
+    public BatchScoringDataView(IDataView input, DataViewSchema outputSchema, ITransformer? preprocessing, Func<IScoringInput> scoringInput,
         InferenceSession session, string scoreColumn, string predictedLabelColumn, int classCount, int batchSize)
     {
-        (_input, Schema, _preprocessing, _batchInput, _session) = (input, outputSchema, preprocessing, batchInput, session);
+        (_input, Schema, _preprocessing, _scoringInput, _session) = (input, outputSchema, preprocessing, scoringInput, session);
         (_scoreColumn, _predictedLabelColumn, _classCount, _batchSize) = (scoreColumn, predictedLabelColumn, classCount, batchSize);
         _sourceOfColumn = MatchColumns(input.Schema, outputSchema, scoreColumn, predictedLabelColumn);
     }
@@ -142,7 +66,7 @@ internal sealed class BatchScoringDataView : IDataView
     private DataViewRowCursor NewFeatureCursor()
     {
         var features = _preprocessing?.Transform(_input) ?? _input;
-        string name = _batchInput().Name;
+        string name = _scoringInput().Column;
         return features.GetRowCursor([features.Schema[name]]);
     }
 
@@ -151,7 +75,7 @@ internal sealed class BatchScoringDataView : IDataView
         private readonly BatchScoringDataView _view;
         private readonly DataViewRowCursor _rows;
         private readonly DataViewRowCursor? _features;
-        private readonly IBatchInput _batch;
+        private readonly IScoringInput _batch;
         private float[] _scores = [];
         private long[] _predicted = [];
         private int _batchRows, _offset = -1;
@@ -159,7 +83,7 @@ internal sealed class BatchScoringDataView : IDataView
         public Cursor(BatchScoringDataView view, DataViewRowCursor rows, DataViewRowCursor? features)
         {
             (_view, _rows, _features) = (view, rows, features);
-            _batch = view._batchInput();
+            _batch = view._scoringInput();
             if (features is not null) _batch.Begin(features);
         }
 

@@ -8,31 +8,21 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.MixtureHeads.Estimators;
 
-/// <summary>How a trainer feeds its network: the ML.NET stages before the ONNX graph and the column the graph reads.</summary>
-/// <param name="Stages">Standard (or stateless) ML.NET stages that produce <paramref name="InputColumn"/>; null when the user's column is used as it is.</param>
-/// <param name="InputColumn">The column the network reads (also the ONNX input name).</param>
-/// <param name="TemporaryColumns">Columns the stages add that the fitted model drops again.</param>
-/// <param name="BatchInput">Builds the batched ONNX input for in-process scoring.</param>
-/// <param name="RowShape">The fixed shape of one row's input tensor, e.g. [C, H, W]; empty for variable-length token rows.</param>
-internal sealed record NetworkInput(IEstimator<ITransformer>? Stages, string InputColumn, IReadOnlyList<string> TemporaryColumns,
-    Func<IBatchInput> BatchInput, long[] RowShape);
-
 /// <summary>
 /// The fitting flow every Mixture-of-Heads classifier shares: check the schema up front, featurise with ML.NET
-/// stages, read the rows into tensors, hold out validation data, train with <see cref="ClassifierTrainingLoop"/>,
-/// export the network to ONNX and wrap it in standard ML.NET stages. A trainer supplies the input handling and the network.
+/// stages, read (or stream) the labelled rows, hold out validation data, train with the classification objective on
+/// the shared <see cref="TrainingLoop"/>, export the network to ONNX and wrap it in standard ML.NET stages. A trainer
+/// supplies its input handling and network (a <see cref="ClassifierPlan"/>). Fit keeps no state in the trainer, so
+/// one trainer may fit several times, also at once.
 /// </summary>
 public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator<TTransformer>
     where TTransformer : MixtureHeadsClassificationTransformer
-    where TOptions : TrainerOptionsBase
+    where TOptions : ClassifierOptionsBase
 {
     private readonly IHostEnvironment _environment;
 
     /// <summary>The options this trainer fits with.</summary>
     public TOptions TrainerOptions { get; }
-
-    /// <summary>Builds the standard ML.NET stages of the fitted model (set in <see cref="Fit"/>, seeded).</summary>
-    private protected MLContext StageContext { get; private set; } = new(seed: 0);
 
     private protected ClassifierTrainerBase(IHostEnvironment environment, TOptions options)
     {
@@ -43,26 +33,32 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
 
     private protected abstract string ComponentName { get; }
 
-    /// <summary>The ML.NET stages and ONNX input for this schema; throws naming the column when its type is wrong.</summary>
-    private protected abstract NetworkInput PrepareInput(DataViewSchema schema);
+    /// <summary>The model kinds this trainer trains (an initial model of another kind is refused).</summary>
+    private protected abstract IReadOnlyList<string> Kinds { get; }
 
-    /// <summary>Reads the network input column of every row into one CPU tensor [N, ...].</summary>
-    private protected abstract Tensor ReadInputs(IDataView featurized, NetworkInput input);
+    /// <summary>The ML.NET stages, input adapter and network factory for this schema; throws naming the column when its type is wrong.</summary>
+    /// <param name="stages">Builds the standard ML.NET stages (seeded).</param>
+    /// <param name="schema">The training data's schema.</param>
+    /// <param name="initialConfig">The initial model's architecture when training continues from one: the plan must
+    /// feed that architecture, and its network factory is not called.</param>
+    private protected abstract ClassifierPlan Plan(MLContext stages, DataViewSchema schema, ModelConfig? initialConfig);
 
-    /// <summary>A freshly initialised network (or the options' initial model) for <paramref name="classNames"/>; it may
-    /// learn what it needs from the training inputs (a text model its vocabulary).</summary>
-    private protected abstract ClassifierNetwork CreateNetwork(IReadOnlyList<string> classNames, DataViewSchema schema, TrainingTensors train);
+    /// <summary>The options set that an initial model's architecture overrides, each as "Name = value (the model has ...)".</summary>
+    private protected abstract IEnumerable<string> OptionsConflictingWith(ModelConfig initialConfig);
+
+    /// <summary>The user's columns the network input is made from (checked in a validation set too).</summary>
+    private protected abstract IReadOnlyList<string> InputColumnNames { get; }
 
     /// <summary>Training-time augmentation of an input batch, or null.</summary>
     private protected virtual Func<Tensor, Generator, Tensor>? Augmentation => null;
 
     private protected abstract TTransformer CreateTransformer(FittedClassifier fitted);
 
-    /// <summary>Checks the trainer-specific input column in a schema shape.</summary>
-    private protected abstract void CheckInputColumn(SchemaShape inputSchema);
+    /// <summary>Checks the trainer-specific input columns in a schema shape.</summary>
+    private protected abstract void CheckInputColumns(SchemaShape inputSchema);
 
     /// <summary>Trains the network on <paramref name="input"/> and returns the fitted transformer.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type (the message names it).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type (the message names it and the data set).</exception>
     /// <exception cref="ArgumentException">The data has no rows, or the options are inconsistent.</exception>
     public TTransformer Fit(IDataView input)
     {
@@ -70,40 +66,41 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         var options = TrainerOptions;
         var labelColumn = LabelColumn.Check(input.Schema, options.LabelColumnName);
         var classNames = LabelColumn.ClassNames(labelColumn);
+        var initial = CheckInitialModel(options.InitialModel, classNames);
 
         var host = _environment.Register(ComponentName);
         using var channel = host.Start("Training");
         int seed = options.Seed ?? host.Rand.Next();
-        StageContext = new MLContext(seed);
-        var networkInput = PrepareInput(input.Schema);
-        if (options.Threads is int threads) torch.set_num_threads(threads);
+        var stages = new MLContext(seed);
+        var plan = Plan(stages, input.Schema, initial?.Config);
+        var validationLabels = options.ValidationSet is { } validationSet ? CheckValidationSet(validationSet, input.Schema, classNames) : null;
+        using var threads = LibTorchThreads.Use(options.Threads);
 
-        var preprocessing = networkInput.Stages?.Fit(input);
-        channel.Info(MessageSensitivity.None, "Reading the training data into tensors...");
-        var all = ReadTensors("training", input, preprocessing, networkInput, LabelColumn.ReadIndices(input, options.LabelColumnName));
-        var (train, validation) = SplitValidation(all, preprocessing, networkInput, classNames, seed);
-        channel.Info(MessageSensitivity.None, $"{train.Count} training rows, {validation?.Count ?? 0} validation rows, {classNames.Length} classes.");
+        var preprocessing = plan.Stages?.Fit(input);
+        channel.Info(MessageSensitivity.None, "Reading the training data...");
+        var validation = options.ValidationSet is { } v ? preprocessing?.Transform(v) ?? v : null;
+        var data = plan.Read(preprocessing?.Transform(input) ?? input, validation, validationLabels, options.LabelColumnName, options, seed);
+        LabelColumn.RequireClasses(labelColumn);
+        channel.Info(MessageSensitivity.None,
+            $"{data.TrainRows} training rows, {data.ValidationRows} validation rows, {classNames.Length} classes; {(data.InMemory ? "held in memory" : "streamed each epoch")}.");
 
-        var network = CreateNetwork(classNames, input.Schema, train);
+        manual_seed(seed);   // weight initialisation
+        var network = initial is null ? plan.CreateNetwork(classNames) : InitialNetwork(initial);
         try
         {
-            var settings = new LoopSettings(options, seed, ResolveDevice(options.Device), Augmentation, channel);
-            var summary = ClassifierTrainingLoop.Run(network, train, validation, settings);
-            network.to(CPU);
-            byte[] onnx = ExportedModel.Export(network, classNames, networkInput.InputColumn, options.ScoreColumnName, PredictedLabelMapping.IndexColumn);
-            var columns = new ScoringColumns(networkInput.InputColumn, options.ScoreColumnName, options.PredictedLabelColumnName, classNames);
+            var objective = new ClassificationObjective(network, classNames, options.LabelSmoothing, Augmentation, options.ScoreColumnName, PredictedLabelMapping.IndexColumn);
+            var summary = TrainingLoop.Run(objective, data.Train, data.Validation, new LoopSettings(options, seed, ResolveDevice(options.Device), channel));
+            network.Module.to(CPU);
+            byte[] onnx = ExportedModel.Export(network, objective, plan.InputColumn);
+            var columns = new ScoringColumns(plan.InputColumn, options.ScoreColumnName, options.PredictedLabelColumnName, classNames);
             string onnxFile = TemporaryModelFiles.Write(onnx);
-            var chain = ScoringChain.Build(StageContext, input, preprocessing, onnxFile, columns, networkInput.TemporaryColumns);
-            return CreateTransformer(new FittedClassifier(chain, preprocessing, networkInput.BatchInput, onnx, onnxFile, columns, network, summary));
+            var chain = ScoringChain.Build(stages, input, preprocessing, onnxFile, columns, plan.TemporaryColumns);
+            return CreateTransformer(new FittedClassifier(chain, preprocessing, plan.CreateScoringInput, onnx, onnxFile, columns, network, summary));
         }
         catch
         {
             network.Dispose();
             throw;
-        }
-        finally
-        {
-            DisposeTensors(train, validation, all);
         }
     }
 
@@ -116,7 +113,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{options.LabelColumnName}' not found.");
         if (!label.IsKey)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Label column '{options.LabelColumnName}' must be a key type; use MapValueToKey(\"{options.LabelColumnName}\").");
-        CheckInputColumn(inputSchema);
+        CheckInputColumns(inputSchema);
 
         // SchemaShape.Column cannot be built outside ML.NET; two standard estimators produce exactly our two columns'
         // shapes: a copy of the label (the predicted key) and its one-hot vector (a float per class, like Score).
@@ -126,43 +123,43 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
             .GetOutputSchema(inputSchema);
     }
 
-    private TrainingTensors ReadTensors(string role, IDataView data, ITransformer? preprocessing, NetworkInput networkInput, long[] labels)
+    /// <summary>The initial model, checked against this trainer, the label's classes and the options, or null.</summary>
+    private MixtureHeadsCheckpoint? CheckInitialModel(MixtureHeadsCheckpoint? initial, IReadOnlyList<string> classNames)
     {
-        if (labels.Length == 0) throw new ArgumentException($"The {ComponentName} {role} data has no rows.", nameof(data));
-        var inputs = ReadInputs(preprocessing?.Transform(data) ?? data, networkInput);
-        if (inputs.shape[0] != labels.Length)
-            throw new InvalidOperationException($"Read {inputs.shape[0]} inputs but {labels.Length} labels.");
-        return new TrainingTensors(inputs, tensor(labels));
+        if (initial is null) return null;
+        if (!Kinds.Contains(initial.Kind))
+            throw new ArgumentException($"InitialModel ({initial.Source}) is a '{initial.Kind}' model; {ComponentName} trains {string.Join(" or ", Kinds.Select(k => $"'{k}'"))}.", nameof(TrainerOptions));
+        if (initial.ClassNames is not { } initialClasses)
+            throw new ArgumentException($"InitialModel ({initial.Source}) is not a classifier: it records no class names.", nameof(TrainerOptions));
+        if (!initialClasses.SequenceEqual(classNames))
+            throw new ArgumentException($"InitialModel was trained on classes [{string.Join(", ", initialClasses)}]; the label column has [{string.Join(", ", classNames)}].", nameof(TrainerOptions));
+        var conflicts = OptionsConflictingWith(initial.Config).ToList();
+        if (conflicts.Count > 0)
+            throw new ArgumentException($"InitialModel decides the architecture, so leave these options unset: {string.Join("; ", conflicts)}.", nameof(TrainerOptions));
+        return initial;
     }
 
-    private (TrainingTensors Train, TrainingTensors? Validation) SplitValidation(
-        TrainingTensors all, ITransformer? preprocessing, NetworkInput networkInput, string[] classNames, int seed)
+    private static IMixtureHeadsNetwork<Tensor> InitialNetwork(MixtureHeadsCheckpoint initial)
     {
-        if (TrainerOptions.ValidationSet is { } validationSet)
-        {
-            var labels = LabelColumn.ReadIndicesInClasses(validationSet, TrainerOptions.LabelColumnName, classNames);
-            return (all, ReadTensors("validation", validationSet, preprocessing, networkInput, labels));
-        }
-        if (TrainerOptions.ValidationFraction <= 0) return (all, null);
-
-        long held = (long)Math.Round(all.Count * TrainerOptions.ValidationFraction);
-        if (held < 1 || held >= all.Count)
-            throw new ArgumentException($"ValidationFraction {TrainerOptions.ValidationFraction} of {all.Count} rows leaves no training or no validation rows.", nameof(TrainerOptions));
-        using var generator = new Generator((ulong)seed + 1);
-        using var order = randperm(all.Count, generator: generator);
-        using var validationRows = order.narrow(0, 0, held);
-        using var trainRows = order.narrow(0, held, all.Count - held);
-        return (new TrainingTensors(all.Inputs.index_select(0, trainRows), all.Labels.index_select(0, trainRows)),
-                new TrainingTensors(all.Inputs.index_select(0, validationRows), all.Labels.index_select(0, validationRows)));
+        var network = initial.CreateNetwork();
+        if (network is IMixtureHeadsNetwork<Tensor> typed) return typed;
+        network.Dispose();
+        throw new ArgumentException($"InitialModel ({initial.Source}) holds a '{initial.Kind}' network that does not read one tensor.", nameof(initial));
     }
 
-    private static void DisposeTensors(params TrainingTensors?[] sets)
+    /// <summary>The validation set's label reader, after checking that it has the training data's input columns.</summary>
+    private Func<DataViewRowCursor, Func<long>> CheckValidationSet(IDataView validationSet, DataViewSchema training, IReadOnlyList<string> classNames)
     {
-        foreach (var set in sets.Where(s => s is not null).Distinct())
+        var labels = LabelColumn.ValidationReader(validationSet.Schema, TrainerOptions.LabelColumnName, classNames);
+        foreach (string name in InputColumnNames)
         {
-            set!.Inputs.Dispose();
-            set.Labels.Dispose();
+            var expected = training[name].Type;
+            var column = validationSet.Schema.GetColumnOrNull(name)
+                ?? throw new ArgumentOutOfRangeException(nameof(TrainerOptions), $"Column '{name}' not found in the validation data (columns: {string.Join(", ", validationSet.Schema.Select(c => c.Name))}).");
+            if (!column.Type.Equals(expected))
+                throw new ArgumentOutOfRangeException(nameof(TrainerOptions), $"Column '{name}' of the validation data has type {column.Type}; the training data has {expected}.");
         }
+        return labels;
     }
 
     private static Device ResolveDevice(string device) => device.Trim().ToLowerInvariant() switch
@@ -175,7 +172,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         _ => throw new ArgumentException($"Device '{device}' is not cpu, cuda, cuda:N or auto.", nameof(device)),
     };
 
-    private static void CheckOptions(TrainerOptionsBase o)
+    private static void CheckOptions(ClassifierOptionsBase o)
     {
         void Require(bool ok, string name, string problem) { if (!ok) throw new ArgumentOutOfRangeException(name, $"{name} {problem}"); }
         Require(o.Epochs >= 1, nameof(o.Epochs), $"must be at least 1, got {o.Epochs}.");
@@ -192,6 +189,8 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         Require(o.EarlyStoppingPatience == 0 || o.ValidationSet is not null || o.ValidationFraction > 0, nameof(o.EarlyStoppingPatience),
             "needs validation data: set ValidationSet or ValidationFraction.");
         Require(o.Threads is null or >= 1, nameof(o.Threads), $"must be at least 1 when set, got {o.Threads}.");
+        Require(o.MaxInMemoryDataBytes >= 0, nameof(o.MaxInMemoryDataBytes), $"must not be negative, got {o.MaxInMemoryDataBytes}.");
+        Require(o.ReportInterval > TimeSpan.Zero, nameof(o.ReportInterval), $"must be positive, got {o.ReportInterval}.");
         Require(!string.IsNullOrWhiteSpace(o.LabelColumnName), nameof(o.LabelColumnName), "must name a column.");
         Require(!string.IsNullOrWhiteSpace(o.ScoreColumnName), nameof(o.ScoreColumnName), "must name a column.");
         Require(!string.IsNullOrWhiteSpace(o.PredictedLabelColumnName), nameof(o.PredictedLabelColumnName), "must name a column.");

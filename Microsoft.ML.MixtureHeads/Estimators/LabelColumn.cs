@@ -7,16 +7,25 @@ internal static class LabelColumn
 {
     private const string KeyValuesKind = "KeyValues";
 
-    /// <summary>The label column, checked: it exists and is a key type with at least two classes.</summary>
-    public static DataViewSchema.Column Check(DataViewSchema schema, string name)
+    /// <summary>The label column, checked: it exists and is a key type.</summary>
+    /// <param name="schema">The data's schema.</param>
+    /// <param name="name">The label column.</param>
+    /// <param name="dataSet">"training" or "validation", for messages.</param>
+    public static DataViewSchema.Column Check(DataViewSchema schema, string name, string dataSet = "training")
     {
         var column = schema.GetColumnOrNull(name)
-            ?? throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' not found in the data (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
+            ?? throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' not found in the {dataSet} data (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
         if (column.Type is not KeyDataViewType key || key.RawType != typeof(uint))
-            throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' has type {column.Type}; expected a key type (Key<UInt32>). Use mlContext.Transforms.Conversion.MapValueToKey(\"{name}\").");
-        if (key.Count < 2)
-            throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' has {key.Count} class; a classifier needs at least 2.");
+            throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' of the {dataSet} data has type {column.Type}; expected a key type (Key<UInt32>). Use mlContext.Transforms.Conversion.MapValueToKey(\"{name}\").");
         return column;
+    }
+
+    /// <summary>Fails unless the checked label column has at least two classes (call once the data is known to have rows).</summary>
+    public static void RequireClasses(DataViewSchema.Column column)
+    {
+        ulong count = ((KeyDataViewType)column.Type).Count;
+        if (count < 2)
+            throw new ArgumentOutOfRangeException(nameof(column), $"Label column '{column.Name}' has {count} class; a classifier needs at least 2.");
     }
 
     /// <summary>The class names in key order: the key values as text, or "1".."K" when the key type has none.</summary>
@@ -49,51 +58,54 @@ internal static class LabelColumn
         return values.DenseValues().Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "").ToArray();
     }
 
-    /// <summary>The 0-based class index of every row, read from the key column.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A row has a missing key (value 0).</exception>
-    public static long[] ReadIndices(IDataView data, string name) =>
-        ReadEach(data, data.Schema[name], (uint key, long row) => key != 0 ? key - 1
-            : throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' has a missing value at row {row}; every training row needs a class."));
-
-    /// <summary>Maps the value of <paramref name="column"/> in every row (and the row's position) to a class index.</summary>
-    private static long[] ReadEach<T>(IDataView data, DataViewSchema.Column column, Func<T, long, long> classIndex)
+    /// <summary>A reader of the 0-based class index at the cursor's row, from the key column.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">(from the reader) A row has a missing key (value 0).</exception>
+    public static Func<long> KeyReader(DataViewRowCursor cursor, string name, string dataSet)
     {
-        var indices = new List<long>();
-        using var cursor = data.GetRowCursor([column]);
-        var getter = cursor.GetGetter<T>(column);
-        T value = default!;
-        while (cursor.MoveNext())
+        var getter = cursor.GetGetter<uint>(cursor.Schema[name]);
+        uint key = 0;
+        return () =>
         {
-            getter(ref value);
-            indices.Add(classIndex(value, cursor.Position));
-        }
-        return indices.ToArray();
+            getter(ref key);
+            return key != 0 ? key - 1
+                : throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' of the {dataSet} data has a missing value at row {cursor.Position}; every row needs a class.");
+        };
     }
 
     /// <summary>
-    /// The 0-based class index of every row of a validation set, in the training classes' order: its label is either a key
-    /// type with the same classes in the same order, or text holding the class names.
+    /// How to read the 0-based class index of a validation row in the training classes' order: its label is either a
+    /// key type with the same classes in the same order, or text holding the class names.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The label column is missing, of another type, has other classes, or a row names an unknown class.</exception>
-    public static long[] ReadIndicesInClasses(IDataView data, string name, IReadOnlyList<string> classNames)
+    /// <exception cref="ArgumentOutOfRangeException">The label column is missing, of another type or has other classes; (from the
+    /// reader) a row names an unknown class.</exception>
+    public static Func<DataViewRowCursor, Func<long>> ValidationReader(DataViewSchema schema, string name, IReadOnlyList<string> classNames)
     {
-        var column = data.Schema.GetColumnOrNull(name)
-            ?? throw new ArgumentOutOfRangeException(nameof(name), $"Validation label column '{name}' not found (columns: {string.Join(", ", data.Schema.Select(c => c.Name))}).");
+        var column = schema.GetColumnOrNull(name)
+            ?? throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' not found in the validation data (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
         if (column.Type is KeyDataViewType)
         {
-            Check(data.Schema, name);
+            Check(schema, name, "validation");
             var validationClasses = ClassNames(column);
             if (!validationClasses.SequenceEqual(classNames))
                 throw new ArgumentOutOfRangeException(nameof(name),
-                    $"Validation label column '{name}' has the classes [{string.Join(", ", validationClasses)}] but the training data [{string.Join(", ", classNames)}]. " +
+                    $"Label column '{name}' of the validation data has the classes [{string.Join(", ", validationClasses)}] but the training data [{string.Join(", ", classNames)}]. " +
                     "Pass the validation set with its raw labels, or map both with the same fitted MapValueToKey transformer.");
-            return ReadIndices(data, name);
+            return cursor => KeyReader(cursor, name, "validation");
         }
         if (column.Type is not TextDataViewType)
-            throw new ArgumentOutOfRangeException(nameof(name), $"Validation label column '{name}' has type {column.Type}; expected the class names as text or the training data's key type.");
+            throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' of the validation data has type {column.Type}; expected the class names as text or the training data's key type.");
 
         var indexOf = classNames.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => (long)p.i);
-        return ReadEach(data, column, (ReadOnlyMemory<char> value, long row) => indexOf.TryGetValue(value.ToString(), out long index) ? index
-            : throw new ArgumentOutOfRangeException(nameof(name), $"Validation label column '{name}' has '{value}' at row {row}, a class the training data does not have."));
+        return cursor =>
+        {
+            var getter = cursor.GetGetter<ReadOnlyMemory<char>>(cursor.Schema[name]);
+            ReadOnlyMemory<char> value = default;
+            return () =>
+            {
+                getter(ref value);
+                return indexOf.TryGetValue(value.ToString(), out long index) ? index
+                    : throw new ArgumentOutOfRangeException(nameof(name), $"Label column '{name}' of the validation data has '{value}' at row {cursor.Position}, a class the training data does not have.");
+            };
+        };
     }
 }

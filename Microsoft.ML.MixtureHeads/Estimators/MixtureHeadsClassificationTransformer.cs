@@ -10,11 +10,11 @@ namespace Microsoft.ML.MixtureHeads.Estimators;
 internal sealed record FittedClassifier(
     TransformerChain<ITransformer> Chain,
     ITransformer? Preprocessing,
-    Func<IBatchInput> BatchInput,
+    Func<IScoringInput> ScoringInput,
     byte[] OnnxModel,
     string OnnxModelFile,
     ScoringColumns Columns,
-    ClassifierNetwork Network,
+    IMixtureHeadsNetwork<TorchSharp.torch.Tensor> Network,
     TrainingSummary Summary);
 
 /// <summary>
@@ -43,7 +43,14 @@ public abstract class MixtureHeadsClassificationTransformer : ITransformer, IDis
     public TrainingSummary TrainingSummary => _fitted.Summary;
 
     /// <summary>The trained TorchSharp network (eval mode): for inspection, direct inference or further training.</summary>
-    public ClassifierNetwork Network => _fitted.Network;
+    public IMixtureHeadsNetwork<TorchSharp.torch.Tensor> Network
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _fitted.Network;
+        }
+    }
 
     /// <summary>Rows per ONNX Runtime call in <see cref="Transform"/>. Default 64.</summary>
     public int ScoringBatchSize { get; set; } = 64;
@@ -58,10 +65,19 @@ public abstract class MixtureHeadsClassificationTransformer : ITransformer, IDis
     public bool IsRowToRowMapper => ((ITransformer)_fitted.Chain).IsRowToRowMapper;
 
     /// <inheritdoc />
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _fitted.Chain.GetOutputSchema(inputSchema);
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _fitted.Chain.GetOutputSchema(inputSchema);
+    }
 
-    /// <inheritdoc />
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => ((ITransformer)_fitted.Chain).GetRowToRowMapper(inputSchema);
+    /// <summary>The row-by-row mapper of the saved chain (what prediction engines use).</summary>
+    /// <exception cref="ObjectDisposedException">The transformer was disposed, for example by a prediction engine that owned it.</exception>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return ((ITransformer)_fitted.Chain).GetRowToRowMapper(inputSchema);
+    }
 
     /// <summary>Adds the score and predicted-label columns, scoring <see cref="ScoringBatchSize"/> rows per call.</summary>
     public IDataView Transform(IDataView input)
@@ -69,11 +85,15 @@ public abstract class MixtureHeadsClassificationTransformer : ITransformer, IDis
         ArgumentNullException.ThrowIfNull(input);
         ObjectDisposedException.ThrowIf(_disposed, this);
         var schema = _fitted.Chain.GetOutputSchema(input.Schema); // validates the input's columns
-        return new BatchScoringDataView(input, schema, _fitted.Preprocessing, _fitted.BatchInput, _session.Value,
+        return new BatchScoringDataView(input, schema, _fitted.Preprocessing, _fitted.ScoringInput, _session.Value,
             _fitted.Columns.ScoreColumn, _fitted.Columns.PredictedLabelColumn, ClassNames.Count, Math.Max(1, ScoringBatchSize));
     }
 
-    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_fitted.Chain).Save(ctx);
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ((ICanSaveModel)_fitted.Chain).Save(ctx);
+    }
 
     /// <summary>Releases the ONNX sessions (and the temporary file ML.NET keeps for its OnnxTransformer) and the network.</summary>
     public void Dispose()

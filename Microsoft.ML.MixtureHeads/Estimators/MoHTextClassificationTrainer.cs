@@ -1,10 +1,9 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.MixtureHeads.Data;
 using Microsoft.ML.MixtureHeads.Models;
-using Microsoft.ML.MixtureHeads.Persistence;
 using Microsoft.ML.MixtureHeads.Text;
 using Microsoft.ML.MixtureHeads.Training;
 using Microsoft.ML.Runtime;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.MixtureHeads.Estimators;
 
@@ -18,18 +17,29 @@ public sealed class MoHTextClassificationTrainer
     : ClassifierTrainerBase<MoHTextClassificationTransformer, MoHTextClassificationTrainer.Options>
 {
     /// <summary>Options of <see cref="MoHTextClassificationTrainer"/>; every field has a working default.</summary>
-    public sealed class Options : TrainerOptionsBase
+    public sealed class Options : ClassifierOptionsBase
     {
+        internal const string DefaultArchitecture = "moh_text_tiny_75";
+        internal const int DefaultEpochs = 3;
+        internal const int DefaultBatchSize = 32;
+        internal const double DefaultLearningRate = 1e-3;
+
+        /// <summary>Options with the text trainer's defaults: architecture "moh_text_tiny_75", 3 epochs, batch 32, learning rate 1e-3.</summary>
+        public Options()
+        {
+            Architecture = DefaultArchitecture;
+            Epochs = DefaultEpochs;
+            BatchSize = DefaultBatchSize;
+            LearningRate = DefaultLearningRate;
+        }
+
         /// <summary>The text column. Default "Text".</summary>
         public string TextColumnName = "Text";
 
         /// <summary>A second text column for sentence-pair tasks (tokenized as [start] first [sep] second). Default none.</summary>
         public string? SecondTextColumnName;
 
-        /// <summary>A registered architecture (see <see cref="ModelRegistry.TextEncoders"/>). Default "moh_text_tiny_75".</summary>
-        public string Architecture = "moh_text_tiny_75";
-
-        /// <summary>A custom architecture; when set it replaces <see cref="Architecture"/>. Classes and vocabulary size are set from the data.</summary>
+        /// <summary>A custom architecture; when set it replaces <see cref="ClassifierOptionsBase.Architecture"/>. Classes and vocabulary size are set from the data.</summary>
         public TextEncoderConfig? Model;
 
         /// <summary>Tokens the model reads per text (the rest is cut); null keeps the architecture's. Default null.</summary>
@@ -40,9 +50,6 @@ public sealed class MoHTextClassificationTrainer
 
         /// <summary>The largest vocabulary (embedding rows, 4 reserved ones included). Default 16384.</summary>
         public int VocabularyMaxSize = 16384;
-
-        /// <summary>Continue training from this checkpoint (its vocabulary is kept). Default none.</summary>
-        public MixtureHeadsCheckpoint? InitialModel;
     }
 
     internal MoHTextClassificationTrainer(IHostEnvironment environment, Options options) : base(environment, options)
@@ -51,58 +58,54 @@ public sealed class MoHTextClassificationTrainer
         if (options.VocabularyMaxSize < CompactVocabulary.ReservedCount + 1)
             throw new ArgumentOutOfRangeException(nameof(options), $"VocabularyMaxSize must be at least {CompactVocabulary.ReservedCount + 1}, got {options.VocabularyMaxSize}.");
         if (options.MaxLength is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"MaxLength must be at least 1, got {options.MaxLength}.");
-        if (options.InitialModel is null && options.Model is null) ModelRegistry.TextEncoder(options.Architecture); // unknown name fails here
+        if (options.InitialModel is null && options.Model is null) ModelRegistry.Get<TextEncoderConfig>(options.Architecture); // unknown name fails here
     }
 
     private protected override string ComponentName => "MoHTextClassification";
 
-    /// <summary>The architecture before the data sets its classes and vocabulary.</summary>
-    private TextEncoderConfig BaseConfig()
+    private protected override IReadOnlyList<string> Kinds => [MoHTextEncoder.KindName];
+
+    private protected override IReadOnlyList<string> InputColumnNames =>
+        TrainerOptions.SecondTextColumnName is { } second ? [TrainerOptions.TextColumnName, second] : [TrainerOptions.TextColumnName];
+
+    private protected override IEnumerable<string> OptionsConflictingWith(ModelConfig initialConfig)
     {
-        if (TrainerOptions.InitialModel is { } initial)
+        var config = (TextEncoderConfig)initialConfig;
+        if (TrainerOptions.Model is { } model
+            && model with { Classes = config.Classes, VocabularySize = config.VocabularySize, StageIdSpace = config.StageIdSpace, MaxLength = config.MaxLength } != config)
+            yield return "Model (an architecture other than the initial model's)";
+        if (TrainerOptions.MaxLength is { } length && length != config.MaxLength) yield return $"MaxLength = {length} (the model reads {config.MaxLength})";
+    }
+
+    private protected override ClassifierPlan Plan(MLContext stages, DataViewSchema schema, ModelConfig? initialConfig)
+    {
+        var first = TextColumn(schema, TrainerOptions.TextColumnName);
+        var (stagesToIds, idsColumn, temporary) = TrainerOptions.SecondTextColumnName is { } second
+            ? TextInput.Stages(stages, first, TextColumn(schema, second))
+            : TextInput.Stages(stages, first);
+        var config = initialConfig as TextEncoderConfig ?? ConfiguredArchitecture();
+        return new ClassifierPlan<long[]>(stagesToIds, new TokenInput(idsColumn, config.MaxLength), temporary, bytesPerRow: null, (classNames, trainingIds) =>
         {
-            if (initial.Kind != MoHTextEncoder.KindName)
-                throw new ArgumentException($"InitialModel is a '{initial.Kind}' model, not a text classifier.", nameof(Options.InitialModel));
-            return ModelJson.Deserialize<TextEncoderConfig>(initial.ConfigJson, nameof(Options.InitialModel));
-        }
-        var config = TrainerOptions.Model ?? ModelRegistry.TextEncoder(TrainerOptions.Architecture);
+            var vocabulary = CompactVocabulary.Build(trainingIds(), TrainerOptions.VocabularyMinCount, TrainerOptions.VocabularyMaxSize);
+            return new MoHTextEncoder(config with { Classes = classNames.Count, VocabularySize = vocabulary.Size }, vocabulary);
+        });
+    }
+
+    /// <summary>The custom or registered architecture with the options' maximum length.</summary>
+    private TextEncoderConfig ConfiguredArchitecture()
+    {
+        var config = TrainerOptions.Model ?? ModelRegistry.Get<TextEncoderConfig>(TrainerOptions.Architecture);
         return config with { MaxLength = TrainerOptions.MaxLength ?? config.MaxLength };
     }
 
-    private DataViewSchema.Column TextColumn(DataViewSchema schema, string name) =>
+    private static DataViewSchema.Column TextColumn(DataViewSchema schema, string name) =>
         schema.GetColumnOrNull(name)
         ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Text column '{name}' not found in the data (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
 
-    private protected override NetworkInput PrepareInput(DataViewSchema schema)
+    private protected override void CheckInputColumns(SchemaShape inputSchema)
     {
-        var first = TextColumn(schema, TrainerOptions.TextColumnName);
-        var (stages, column, temporary) = TrainerOptions.SecondTextColumnName is { } second
-            ? TextInput.Stages(StageContext, first, TextColumn(schema, second))
-            : TextInput.Stages(StageContext, first);
-        return new NetworkInput(stages, column, temporary, () => new TokenBatchInput(column), RowShape: []);
-    }
-
-    private protected override Tensor ReadInputs(IDataView featurized, NetworkInput input) =>
-        TokenBatch.StageIds(TokenIdReader.ReadAll(featurized, input.InputColumn), BaseConfig().MaxLength);
-
-    private protected override ClassifierNetwork CreateNetwork(IReadOnlyList<string> classNames, DataViewSchema schema, TrainingTensors train)
-    {
-        if (TrainerOptions.InitialModel is { } initial)
+        foreach (string name in InputColumnNames)
         {
-            if (!initial.ClassNames.SequenceEqual(classNames))
-                throw new ArgumentException($"InitialModel was trained on classes [{string.Join(", ", initial.ClassNames)}]; the label column has [{string.Join(", ", classNames)}].", nameof(Options.InitialModel));
-            return initial.CreateNetwork();
-        }
-        var vocabulary = CompactVocabulary.Build(TokenBatch.Rows(train.Inputs), TrainerOptions.VocabularyMinCount, TrainerOptions.VocabularyMaxSize);
-        var config = BaseConfig() with { Classes = classNames.Count, VocabularySize = vocabulary.Size };
-        return new MoHTextEncoder(config, vocabulary);
-    }
-
-    private protected override void CheckInputColumn(SchemaShape inputSchema)
-    {
-        foreach (string? name in new[] { TrainerOptions.TextColumnName, TrainerOptions.SecondTextColumnName })
-        {
-            if (name is null) continue;
             var column = inputSchema.FirstOrDefault(c => c.Name == name);
             if (column.Name is null) throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Text column '{name}' not found.");
             if (column.ItemType is not TextDataViewType || column.Kind != SchemaShape.Column.VectorKind.Scalar)

@@ -20,6 +20,23 @@ internal static class AttentionMasks
     }
 
     /// <summary>
+    /// The mask for <paramref name="tokens"/> new queries at positions <paramref name="past"/> onwards over all
+    /// <paramref name="past"/> + <paramref name="tokens"/> keys (incremental decoding): null, [B, 1, 1, P + N] for key
+    /// padding (<paramref name="keyMask"/> [B, P + N]), or [N, P + N] / [B, 1, N, P + N] when causal (key position
+    /// &lt;= query position).
+    /// </summary>
+    public static Tensor? ForQueriesAfter(long past, long tokens, Tensor? keyMask, bool causal, Device device)
+    {
+        if (past == 0) return ForAllQueries(keyMask, causal);
+        long keys = past + tokens;
+        var padding = keyMask?.view(keyMask.shape[0], 1, 1, keys);
+        if (!causal) return padding;
+        var queryPositions = arange(Scalars.Of(tokens), ScalarType.Int64, device).Plus(past).unsqueeze(1);   // [N, 1]
+        var allowed = arange(Scalars.Of(keys), ScalarType.Int64, device).unsqueeze(0).le(queryPositions);      // [N, P + N]
+        return padding is null ? allowed : padding.logical_and(allowed);
+    }
+
+    /// <summary>
     /// The mask for a gathered subset of queries whose sequence positions are <paramref name="queryPositions"/>
     /// ([B, G, M], int64): null, [B, 1, 1, N] or [B, G, M, N] (causal: key position &lt;= query position).
     /// </summary>

@@ -13,7 +13,7 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// FAQ code: <c>s = 1 / clamp(mean|W|, 1e-5)</c>, <c>round(W s).clamp(-1, 1) / s</c> and
 /// <c>s = 127 / clamp(max|x|, 1e-5)</c>, <c>round(x s).clamp(-128, 127) / s</c>, round half to even (torch.round).
 /// The optional RMSNorm inside (eps 1e-6, learned gain) is off by default, as in the MH-MoE code.</remarks>
-public sealed class BitLinear : nn.Module<Tensor, Tensor>
+public sealed class BitLinear : Projection
 {
     private const double ScaleFloor = 1e-5;
 
@@ -38,13 +38,16 @@ public sealed class BitLinear : nn.Module<Tensor, Tensor>
     }
 
     /// <inheritdoc />
+    public override Parameter Weight => weight;
+
+    /// <inheritdoc />
     public override Tensor forward(Tensor x)
     {
         // x: [..., in] -> [..., out]
         long inFeatures = weight.shape[1];
         if (x.dim() < 1 || x.shape[^1] != inFeatures)
             throw new ArgumentException($"BitLinear expects input [..., {inFeatures}], got [{string.Join(", ", x.shape)}].", nameof(x));
-        if (norm is not null) x = norm.forward(x);
+        if (norm is not null) x = norm.call(x);
         return nn.functional.linear(StraightThrough(x, QuantizeActivations), StraightThrough(weight, QuantizeWeights));
     }
 
@@ -56,7 +59,7 @@ public sealed class BitLinear : nn.Module<Tensor, Tensor>
     /// the graph does not read them, so ONNX Runtime drops them at load (and logs a warning saying so).
     /// </summary>
     /// <returns>The name of the output value [..., out].</returns>
-    public string EmitOnnx(OnnxGraphBuilder graph, string input, string prefix)
+    public override string EmitOnnx(OnnxGraphBuilder graph, string input, string prefix)
     {
         using var scope = graph.Scope(prefix);
         graph.Initializer(OnnxGraphBuilder.ParameterName(prefix, "weight"), weight);

@@ -15,10 +15,10 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// convolutions 74%, with the stride-1 one in front 77%, for 5% more time.
 /// Parameters: <c>convs.{i}.weight</c>, <c>convs.{i}.bias</c>.
 /// </summary>
-public sealed class ConvStem : nn.Module<Tensor, Tensor>
+public sealed class ConvStem : ExportableModule
 {
     /// <summary>The convolutions, first (stride 1) to last.</summary>
-    public readonly ModuleList<Conv2d> convs;
+    public readonly ModuleList<ExportableConv2d> convs;
 
     /// <summary>Input channels.</summary>
     public int InChannels { get; }
@@ -38,10 +38,10 @@ public sealed class ConvStem : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"dim ({dim}) must be divisible by {1 << halvings} for a stem of total stride {patchSize}.", nameof(dim));
         InChannels = inChannels;
         PatchSize = patchSize;
-        var stages = new List<Conv2d> { nn.Conv2d(inChannels, dim >> halvings, kernel_size: 3, stride: 1, padding: 1) };
+        var stages = new List<ExportableConv2d> { new(inChannels, dim >> halvings, kernelSize: 3, stride: 1, padding: 1) };
         for (int i = halvings - 1; i >= 0; i--)
-            stages.Add(nn.Conv2d(dim >> (i + 1), dim >> i, kernel_size: 3, stride: 2, padding: 1));   // ..., dim/2, dim
-        convs = new ModuleList<Conv2d>(stages.ToArray());
+            stages.Add(new ExportableConv2d(dim >> (i + 1), dim >> i, kernelSize: 3, stride: 2, padding: 1));   // ..., dim/2, dim
+        convs = new ModuleList<ExportableConv2d>(stages.ToArray());
         RegisterComponents();
     }
 
@@ -54,19 +54,19 @@ public sealed class ConvStem : nn.Module<Tensor, Tensor>
         var x = images;
         for (int i = 0; i < convs.Count; i++)
         {
-            x = convs[i].forward(x);                                // [B, C_i, H / 2^i, W / 2^i]
+            x = convs[i].call(x);                                // [B, C_i, H / 2^i, W / 2^i]
             if (i < convs.Count - 1) x = F.gelu(x);
         }
         return x.flatten(2).transpose(1, 2);                        // [B, N, dim]
     }
 
     /// <summary>Emits the stem; <paramref name="prefix"/> is its state-dict path.</summary>
-    public string EmitOnnx(OnnxGraphBuilder graph, string images, string prefix)
+    public override string EmitOnnx(OnnxGraphBuilder graph, string images, string prefix)
     {
         string x = images;
         for (int i = 0; i < convs.Count; i++)
         {
-            x = graph.Conv2d(convs[i], x, OnnxGraphBuilder.ParameterName(prefix, $"convs.{i}"));
+            x = convs[i].EmitOnnx(graph, x, OnnxGraphBuilder.ParameterName(prefix, $"convs.{i}"));
             if (i < convs.Count - 1) x = graph.Gelu(x);
         }
         return graph.Transpose(graph.Reshape(x, 0, convs[^1].weight.shape[0], -1), 0, 2, 1);

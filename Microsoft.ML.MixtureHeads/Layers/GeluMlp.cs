@@ -6,13 +6,13 @@ using F = TorchSharp.torch.nn.functional;
 namespace Microsoft.ML.MixtureHeads.Layers;
 
 /// <summary>The ViT feed-forward network, named as timm's <c>Mlp</c>: <c>fc2(gelu(fc1(x)))</c> with exact (erf) GELU.</summary>
-public sealed class GeluMlp : nn.Module<Tensor, Tensor>
+public sealed class GeluMlp : ExportableModule
 {
     /// <summary>Input projection, dim -> hidden.</summary>
-    public readonly nn.Module<Tensor, Tensor> fc1;
+    public readonly Projection fc1;
 
     /// <summary>Output projection, hidden -> dim.</summary>
-    public readonly nn.Module<Tensor, Tensor> fc2;
+    public readonly Projection fc2;
 
     /// <summary>Input and output feature count.</summary>
     public long Dim { get; }
@@ -38,11 +38,10 @@ public sealed class GeluMlp : nn.Module<Tensor, Tensor>
         // x: [..., dim] -> [..., dim]
         if (x.dim() < 1 || x.shape[^1] != Dim)
             throw new ArgumentException($"GeluMlp expects input [..., {Dim}], got [{string.Join(", ", x.shape)}].", nameof(x));
-        return fc2.forward(F.gelu(fc1.forward(x)));
+        return fc2.call(F.gelu(fc1.call(x)));
     }
 
     /// <summary>Emits <c>fc2(gelu(fc1(x)))</c>; <paramref name="prefix"/> is this module's state-dict path.</summary>
-    public string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix) =>
-        Projections.EmitOnnx(graph, fc2, graph.Gelu(Projections.EmitOnnx(graph, fc1, x, OnnxGraphBuilder.ParameterName(prefix, "fc1"))),
-            OnnxGraphBuilder.ParameterName(prefix, "fc2"));
+    public override string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix) =>
+        fc2.EmitOnnx(graph, graph.Gelu(fc1.EmitOnnx(graph, x, OnnxGraphBuilder.ParameterName(prefix, "fc1"))), OnnxGraphBuilder.ParameterName(prefix, "fc2"));
 }

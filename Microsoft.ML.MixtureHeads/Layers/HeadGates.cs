@@ -1,6 +1,5 @@
 using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.MixtureHeads.Layers;
@@ -18,25 +17,24 @@ internal static class HeadGates
     public const double Float32Epsilon = 1.1920928955078125e-07;
 
     /// <summary>Official ViT/DiT routing: renormalised top-k x k for routed heads, softmax x h_s for shared ones, alpha x 2 between.</summary>
-    public static HeadGateValues Learned(Tensor tokens, nn.Module<Tensor, Tensor>? wg, nn.Module<Tensor, Tensor>? wg_0,
-        nn.Module<Tensor, Tensor>? wg_1, int sharedHeads, int topK)
+    public static HeadGateValues Learned(Tensor tokens, ExportableLinear? wg, ExportableLinear? wg_0, ExportableLinear? wg_1, int sharedHeads, int topK)
     {
         // tokens: [T, C]
         var shared = sharedHeads switch
         {
             0 => null,
             1 => ones(tokens.shape[0], 1, tokens.dtype, tokens.device),                  // ViT: one shared head, gate 1
-            _ => softmax(wg_1!.forward(tokens), 1) * Scalars.Of((long)sharedHeads),         // [T, h_s], averages 1
+            _ => softmax(wg_1!.call(tokens), 1) * Scalars.Of((long)sharedHeads),         // [T, h_s], averages 1
         };
         if (topK == 0) return new HeadGateValues(shared!, null, null);                      // dense-weighted: h_s == H
 
-        var probabilities = softmax(wg!.forward(tokens), 1);                                 // [T, E] over all routed heads
+        var probabilities = softmax(wg!.call(tokens), 1);                                 // [T, E] over all routed heads
         var selected = TopKMask(probabilities, topK);                                        // [T, E] 0/1
         var kept = probabilities * selected;
         var routed = kept / kept.sum(1, keepdim: true).clamp_min(Scalars.Of(Float32Epsilon)) * Scalars.Of((long)topK); // selected gates average 1
         if (shared is null) return new HeadGateValues(routed, probabilities, selected);
 
-        var alpha = softmax(wg_0!.forward(tokens), 1) * Scalars.Of(2L);                      // [T, 2]
+        var alpha = softmax(wg_0!.call(tokens), 1) * Scalars.Of(2L);                      // [T, 2]
         var gates = cat([shared * alpha[.., ..1], routed * alpha[.., 1..]], 1);              // [T, H]
         return new HeadGateValues(gates, probabilities, selected);
     }
@@ -71,11 +69,11 @@ internal static class HeadGates
     /// The ONNX twin of <see cref="Learned"/> (forward values) on tokens [..., C]: gates [..., H], or null when every
     /// gate is the constant 1 (the dense-weighted case with one head). Routers go in under <paramref name="prefix"/>.
     /// </summary>
-    public static string? EmitLearned(OnnxGraphBuilder graph, string tokens, Linear? wg, Linear? wg_0, Linear? wg_1,
+    public static string? EmitLearned(OnnxGraphBuilder graph, string tokens, ExportableLinear? wg, ExportableLinear? wg_0, ExportableLinear? wg_1,
         int sharedHeads, int topK, string prefix)
     {
-        string Router(Linear router, string name) =>
-            graph.Softmax(graph.Linear(router, tokens, OnnxGraphBuilder.ParameterName(prefix, name)), axis: -1);
+        string Router(ExportableLinear router, string name) =>
+            graph.Softmax(router.EmitOnnx(graph, tokens, OnnxGraphBuilder.ParameterName(prefix, name)), axis: -1);
         // null for a single shared head, whose gate is 1
         string? shared = sharedHeads > 1 ? graph.Mul(Router(wg_1!, "wg_1"), graph.Scalar((float)sharedHeads)) : null;   // [..., h_s]
         if (topK == 0) return shared;                                                                  // dense-weighted: h_s == H

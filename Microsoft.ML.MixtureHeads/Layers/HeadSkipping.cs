@@ -27,7 +27,7 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// are kept there and only attention is skipped.</item>
 /// <item>Projection rows are padded per head over the whole batch when that saves over a tenth of the rows (short
 /// sequences), else the attention lists are reused as they are (see <see cref="HeadRows"/>).</item>
-/// <item>The sparse projections need a plain <see cref="Linear"/>: BitLinear's per-token activation scale spans a
+/// <item>The sparse projections need a plain <see cref="ExportableLinear"/>: BitLinear's per-token activation scale spans a
 /// whole input row, so BitLinear layers keep dense projections. ParameterFree routing reads every routed query's
 /// norm, so its queries are always projected densely.</item>
 /// </list>
@@ -42,12 +42,12 @@ internal static class HeadSkipping
     public static MoHAttentionOutput Forward(MoHAttention layer, AttentionInput input)
     {
         var options = layer.Options;
-        var (x, keyPadding, rotary) = input;                                                   // x: [B, N, C]
+        var (x, keyPadding, rotary, _) = input;                                                   // x: [B, N, C]
         long batch = x.shape[0], tokens = x.shape[1];
         int heads = options.Heads, headDim = options.ResolvedHeadDim, shared = options.SharedHeads;
         bool sparse = options.RoutedTopK <= SparseProjectionMaxFraction * options.RoutedHeads;
-        bool sparseQueries = sparse && options.Routing == HeadRouting.Learned && layer.qkv is Linear;
-        bool sparseOutput = sparse && layer.proj is Linear;
+        bool sparseQueries = sparse && options.Routing == HeadRouting.Learned && layer.qkv is ExportableLinear;
+        bool sparseOutput = sparse && layer.proj is ExportableLinear;
 
         Tensor gates, sharedQueries, routedQueries, k, v;
         QueryLists lists;
@@ -57,13 +57,13 @@ internal static class HeadSkipping
             gates = layer.Route(x, null, keyPadding).Gates;                                    // [B, N, H]
             lists = QueryLists.Of(gates, shared);
             rows = HeadRows.Of(gates, shared, lists);
-            var qkvLinear = (Linear)layer.qkv;
+            var qkvLinear = (ExportableLinear)layer.qkv;
             (sharedQueries, k, v) = ProjectSharedQueriesKeysValues(qkvLinear, x, shared, heads, headDim);
             routedQueries = lists.FromHeadRows(ProjectRoutedQueries(qkvLinear, x, rows, shared, heads, headDim), rows);  // [B, E, M, D]
         }
         else
         {
-            var qkvHeads = layer.qkv.forward(x).view(batch, tokens, 3, heads, headDim).permute(2, 0, 3, 1, 4);  // [3, B, H, N, D]
+            var qkvHeads = layer.qkv.call(x).view(batch, tokens, 3, heads, headDim).permute(2, 0, 3, 1, 4);  // [3, B, H, N, D]
             Tensor q = qkvHeads[0];
             (k, v) = (qkvHeads[1], qkvHeads[2]);
             gates = layer.Route(x, q, keyPadding).Gates;
@@ -93,18 +93,18 @@ internal static class HeadSkipping
             * lists.Gates.unsqueeze(-1);
 
         var y = sparseOutput
-            ? ProjectSparse((Linear)layer.proj, sharedOutputs, lists.ToHeadRows(routedOutputs, rows!), rows!, batch, tokens)
-            : layer.proj.forward(Assemble(sharedOutputs, routedOutputs, lists, tokens, heads).view(batch, tokens, heads * headDim));
+            ? ProjectSparse((ExportableLinear)layer.proj, sharedOutputs, lists.ToHeadRows(routedOutputs, rows!), rows!, batch, tokens)
+            : layer.proj.call(Assemble(sharedOutputs, routedOutputs, lists, tokens, heads).view(batch, tokens, heads * headDim));
         return new MoHAttentionOutput(y, null, gates);
     }
 
     /// <summary>Shared-head queries and all keys/values from one GEMM over the matching rows of the qkv weight.</summary>
     private static (Tensor SharedQueries, Tensor Keys, Tensor Values) ProjectSharedQueriesKeysValues(
-        Linear qkv, Tensor x, int shared, int heads, int headDim)
+        ExportableLinear qkv, Tensor x, int shared, int heads, int headDim)
     {
         long batch = x.shape[0], tokens = x.shape[1];
         int sharedRows = shared * headDim, queryRows = heads * headDim;
-        var weight = cat([qkv.weight![..sharedRows], qkv.weight[queryRows..]], 0);              // [(h_s + 2H) D, C]
+        var weight = cat([qkv.weight[..sharedRows], qkv.weight[queryRows..]], 0);              // [(h_s + 2H) D, C]
         var bias = qkv.bias is null ? null : cat([qkv.bias[..sharedRows], qkv.bias[queryRows..]], 0);
         var projected = F.linear(x, weight, bias);                                              // [B, N, (h_s + 2H) D]
         var sharedQueries = projected[.., .., ..sharedRows].view(batch, tokens, shared, headDim).transpose(1, 2);
@@ -113,11 +113,11 @@ internal static class HeadSkipping
     }
 
     /// <summary>Queries of each routed head's listed tokens only: one batched matmul over routed heads. [E, R, D]</summary>
-    private static Tensor ProjectRoutedQueries(Linear qkv, Tensor x, HeadRows rows, int shared, int heads, int headDim)
+    private static Tensor ProjectRoutedQueries(ExportableLinear qkv, Tensor x, HeadRows rows, int shared, int heads, int headDim)
     {
         long dim = x.shape[2], routed = heads - shared;
         var tokensOfHead = x.reshape(-1, dim).index_select(0, rows.Tokens.reshape(-1)).view(routed, -1, dim);          // [E, R, C]
-        var weight = qkv.weight![(shared * headDim)..(heads * headDim)].view(routed, headDim, dim).transpose(1, 2);   // [E, C, D]
+        var weight = qkv.weight[(shared * headDim)..(heads * headDim)].view(routed, headDim, dim).transpose(1, 2);   // [E, C, D]
         var queries = bmm(tokensOfHead, weight);                                                                        // [E, R, D]
         return qkv.bias is null ? queries : queries.Plus(qkv.bias[(shared * headDim)..(heads * headDim)].view(routed, 1, headDim));
     }
@@ -138,10 +138,10 @@ internal static class HeadSkipping
     /// proj without the skipped heads: the shared heads' block of the weight on every token, then each routed head's
     /// block on its listed rows (<paramref name="routedOutputs"/>, [E, R, D]), added into their tokens. [B, N, C]
     /// </summary>
-    private static Tensor ProjectSparse(Linear proj, Tensor? sharedOutputs, Tensor routedOutputs, HeadRows rows, long batch, long tokens)
+    private static Tensor ProjectSparse(ExportableLinear proj, Tensor? sharedOutputs, Tensor routedOutputs, HeadRows rows, long batch, long tokens)
     {
         long routed = routedOutputs.shape[0], headDim = routedOutputs.shape[2];
-        var weight = proj.weight!;                                                                              // [C, H*D]
+        var weight = proj.weight;                                                                              // [C, H*D]
         long dim = weight.shape[0];
         int sharedWidth = (int)(weight.shape[1] - routed * headDim);
         var y = sharedOutputs is not null

@@ -12,22 +12,22 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// <see cref="HeadRouting.Dense"/> it is plain multi-head attention. Parameter names match the official PyTorch
 /// code (<c>qkv</c>, <c>proj</c>, <c>wg</c>, <c>wg_0</c>, <c>wg_1</c>), so state dicts map one to one.
 /// </summary>
-public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
+public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>, IOnnxExportable<OnnxSequenceInput>
 {
     /// <summary>Joint query/key/value projection C -> 3*H*D, output laid out as [3, H, D].</summary>
-    public readonly nn.Module<Tensor, Tensor> qkv;
+    public readonly Projection qkv;
 
     /// <summary>Output projection H*D -> C; its bias is not gated.</summary>
-    public readonly nn.Module<Tensor, Tensor> proj;
+    public readonly Projection proj;
 
     /// <summary>Routed-head router C -> E (no bias); exists for <see cref="HeadRouting.Learned"/> with RoutedTopK > 0.</summary>
-    public readonly Linear? wg;
+    public readonly ExportableLinear? wg;
 
     /// <summary>Shared/routed mixing router C -> 2 (no bias); exists for Learned with SharedHeads > 0 and RoutedTopK > 0.</summary>
-    public readonly Linear? wg_0;
+    public readonly ExportableLinear? wg_0;
 
     /// <summary>Shared-head router C -> h_s (no bias); exists for Learned with SharedHeads > 1.</summary>
-    public readonly Linear? wg_1;
+    public readonly ExportableLinear? wg_1;
 
     /// <summary>The options this layer was built with (validated).</summary>
     public MoHAttentionOptions Options { get; }
@@ -56,9 +56,9 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         proj = Projections.Create(options.Linear, innerDim, options.Dim, options.ProjBias);
         if (options.Routing == HeadRouting.Learned)
         {
-            if (options.RoutedTopK > 0) wg = nn.Linear(options.Dim, options.RoutedHeads, hasBias: false);
-            if (options.RoutedTopK > 0 && options.SharedHeads > 0) wg_0 = nn.Linear(options.Dim, 2, hasBias: false);
-            if (options.SharedHeads > 1) wg_1 = nn.Linear(options.Dim, options.SharedHeads, hasBias: false);
+            if (options.RoutedTopK > 0) wg = new ExportableLinear(options.Dim, options.RoutedHeads, hasBias: false);
+            if (options.RoutedTopK > 0 && options.SharedHeads > 0) wg_0 = new ExportableLinear(options.Dim, 2, hasBias: false);
+            if (options.SharedHeads > 1) wg_1 = new ExportableLinear(options.Dim, options.SharedHeads, hasBias: false);
         }
         RegisterComponents();
         InitialiseLikeViT();
@@ -68,35 +68,34 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
     public override MoHAttentionOutput forward(AttentionInput input)
     {
         CheckInput(input);
-        if (SkipInactiveHeads && !training && Options.HasRoutedHeads) return HeadSkipping.Forward(this, input);
+        if (SkipInactiveHeads && !training && Options.HasRoutedHeads && input.Cache is null) return HeadSkipping.Forward(this, input);
         var x = input.X;                                                        // [B, N, C]
-        long batch = x.shape[0], tokens = x.shape[1];
+        long batch = x.shape[0], tokens = x.shape[1], past = input.Cache?.Length ?? 0;
         int heads = Options.Heads, headDim = Options.ResolvedHeadDim;
 
-        var qkvHeads = qkv.forward(x).view(batch, tokens, 3, heads, headDim).permute(2, 0, 3, 1, 4);  // [3, B, H, N, D]
+        var qkvHeads = qkv.call(x).view(batch, tokens, 3, heads, headDim).permute(2, 0, 3, 1, 4);  // [3, B, H, N, D]
         Tensor q = qkvHeads[0], k = qkvHeads[1], v = qkvHeads[2];              // [B, H, N, D]
 
         var (gates, balanceLoss) = Route(x, q, input.KeyPaddingMask);          // [B, N, H]
         if (input.Rotary is { } rotary)
         {
-            q = rotary.forward(q);
-            k = rotary.forward(k);
+            q = rotary.forward(q, past);
+            k = rotary.forward(k, past);
         }
 
-        var headOutputs = AttendAllHeads(q, k, v, gates, input.KeyPaddingMask);   // [B, N, H*D]
-        var y = F.dropout(proj.forward(headOutputs), Options.ProjDropout, training);   // [B, N, C]
-        return new MoHAttentionOutput(y, balanceLoss, gates);
-    }
-
-    /// <summary>Every head for every token, then the gates: the official code's computation. Returns [B, N, H*D].</summary>
-    private Tensor AttendAllHeads(Tensor q, Tensor k, Tensor v, Tensor gates, Tensor? keyPadding)
-    {
-        long batch = q.shape[0], tokens = q.shape[2];
-        var mask = AttentionMasks.ForAllQueries(keyPadding, Options.Causal);
+        Tensor? mask;
+        if (input.Cache is { } cache)
+        {
+            (k, v, var keyMask) = cache.Append(k, v, input.KeyPaddingMask);   // [B, H, P + N, D], [B, P + N]
+            mask = AttentionMasks.ForQueriesAfter(past, tokens, keyMask, Options.Causal, x.device);
+        }
+        else mask = AttentionMasks.ForAllQueries(input.KeyPaddingMask, Options.Causal);
         var o = F.scaled_dot_product_attention(q, k, v, mask, training ? Options.AttentionDropout : 0.0,
-            is_casual: Options.Causal && mask is null).transpose(1, 2);        // [B, N, H, D]
-        if (Options.Routing != HeadRouting.Dense) o = o * gates.unsqueeze(-1);
-        return o.reshape(batch, tokens, -1);
+            is_casual: Options.Causal && mask is null && past == 0).transpose(1, 2);   // [B, N, H, D]
+        if (Options.Routing != HeadRouting.Dense) o = o * gates.unsqueeze(-1);  // every head computed, then gated (official code)
+
+        var y = F.dropout(proj.call(o.reshape(batch, tokens, -1)), Options.ProjDropout, training);   // [B, N, C]
+        return new MoHAttentionOutput(y, balanceLoss, gates);
     }
 
     /// <summary>
@@ -105,23 +104,24 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
     /// initializer under its state-dict name below <paramref name="prefix"/>; batch and sequence length may be symbolic.
     /// </summary>
     /// <param name="graph">The graph being built.</param>
-    /// <param name="x">Tokens [B, N, C], float.</param>
+    /// <param name="input">Tokens [B, N, C] (float), the optional bool key-padding mask [B, N] (true = real token) and
+    /// the optional rotary embedding applied to queries and keys after routing has read the queries.</param>
     /// <param name="prefix">This layer's state-dict path, e.g. "blocks.0.attn" ("" for a root module).</param>
-    /// <param name="keyPaddingMask">Optional bool [B, N]: true for a real token, false for padding no query may attend to.</param>
-    /// <param name="rotary">Optional rotary embedding applied to queries and keys after routing has read the queries.</param>
     /// <returns>The output value [B, N, C].</returns>
-    /// <exception cref="ArgumentException"><paramref name="rotary"/> rotates another head width.</exception>
-    public string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix, string? keyPaddingMask = null, RotaryEmbedding? rotary = null)
+    /// <exception cref="ArgumentException">The rotary embedding rotates another head width.</exception>
+    public string EmitOnnx(OnnxGraphBuilder graph, OnnxSequenceInput input, string prefix)
     {
         ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(prefix);
+        var (x, keyPaddingMask, rotary, _) = input;
         int heads = Options.Heads, headDim = Options.ResolvedHeadDim;
         if (rotary is not null && rotary.HeadDim != headDim)
             throw new ArgumentException($"The rotary embedding covers head dim {rotary.HeadDim}; this layer needs {headDim}.", nameof(rotary));
         string Name(string child) => OnnxGraphBuilder.ParameterName(prefix, child);
         using var scope = graph.Scope(prefix);
 
-        var qkvHeads = graph.Transpose(graph.Reshape(Projections.EmitOnnx(graph, qkv, x, Name("qkv")), 0, 0, 3, heads, headDim),
+        var qkvHeads = graph.Transpose(graph.Reshape(qkv.EmitOnnx(graph, x, Name("qkv")), 0, 0, 3, heads, headDim),
             2, 0, 3, 1, 4);                                                     // [3, B, H, N, D]
         string Part(long index) => graph.Gather(qkvHeads, graph.Scalar(index), axis: 0);
         string q = Part(0), k = Part(1), v = Part(2);                           // [B, H, N, D]
@@ -135,7 +135,7 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
 
         var o = graph.Transpose(graph.ScaledDotProductAttention(q, k, v, headDim, keyPaddingMask, Options.Causal), 0, 2, 1, 3);   // [B, N, H, D]
         if (gates is not null) o = graph.Mul(o, graph.Unsqueeze(gates, -1));
-        return Projections.EmitOnnx(graph, proj, graph.Reshape(o, 0, 0, -1), Name("proj"));                                 // [B, N, C]
+        return proj.EmitOnnx(graph, graph.Reshape(o, 0, 0, -1), Name("proj"));                                 // [B, N, C]
     }
 
     /// <summary>Gates [B, N, H] and, in training with routed heads, the balance loss.</summary>
@@ -196,9 +196,14 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
             throw new ArgumentException(
                 $"AttentionInput.KeyPaddingMask must be a bool [B, N] = [{x.shape[0]}, {x.shape[1]}] tensor; got {mask.dtype} [{string.Join(", ", mask.shape)}].",
                 nameof(input));
-        if (input.Rotary is { } rotary && (rotary.HeadDim != Options.ResolvedHeadDim || rotary.MaxLength < x.shape[1]))
+        long positions = (input.Cache?.Length ?? 0) + x.shape[1];
+        if (input.Rotary is { } rotary && (rotary.HeadDim != Options.ResolvedHeadDim || rotary.MaxLength < positions))
             throw new ArgumentException(
-                $"AttentionInput.Rotary covers head dim {rotary.HeadDim} and {rotary.MaxLength} positions; this layer needs head dim {Options.ResolvedHeadDim} and {x.shape[1]} positions.",
+                $"AttentionInput.Rotary covers head dim {rotary.HeadDim} and {rotary.MaxLength} positions; this layer needs head dim {Options.ResolvedHeadDim} and {positions} positions.",
+                nameof(input));
+        if (input.Cache?.Keys is { } cached && (cached.shape[0] != x.shape[0] || cached.shape[1] != Options.Heads || cached.shape[3] != Options.ResolvedHeadDim))
+            throw new ArgumentException(
+                $"AttentionInput.Cache holds keys [{string.Join(", ", cached.shape)}]; this layer and batch need [{x.shape[0]}, {Options.Heads}, P, {Options.ResolvedHeadDim}].",
                 nameof(input));
     }
 

@@ -41,16 +41,16 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// <item>libtorch's CPU <c>topk</c>: 12.8 ms against 4.6 ms for k passes of <c>max</c> (12,288 rows, 96 experts, k = 3).</item>
 /// </list>
 /// </remarks>
-public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
+public sealed class MultiHeadMoE : nn.Module<Tensor, Tensor?, MoEOutput>, IOnnxExportable<OnnxSequenceInput>
 {
     /// <summary>Head projection d -> d with bias (null without head projections).</summary>
-    public readonly Linear? multi_heads;
+    public readonly ExportableLinear? multi_heads;
 
     /// <summary>Merge projection d -> d with bias (null without head projections).</summary>
-    public readonly Linear? out_proj;
+    public readonly ExportableLinear? out_proj;
 
     /// <summary>Router: bias-free d/h -> E, evaluated in fp32.</summary>
-    public readonly Linear wg;
+    public readonly ExportableLinear wg;
 
     /// <summary>The E SwiGLU experts on d/h features.</summary>
     public readonly ModuleList<SwiGLU> experts;
@@ -71,31 +71,56 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
         long d = options.Dim;
         if (options.UsesHeadProjections)
         {
-            multi_heads = nn.Linear(d, d, hasBias: true);
+            multi_heads = new ExportableLinear(d, d, hasBias: true);
             nn.init.xavier_uniform_(multi_heads.weight, gain: 1 / Math.Sqrt(2));
-            out_proj = nn.Linear(d, d, hasBias: true);
+            out_proj = new ExportableLinear(d, d, hasBias: true);
             nn.init.xavier_uniform_(out_proj.weight, gain: 1);
             nn.init.zeros_(out_proj.bias!);
         }
-        wg = nn.Linear(options.SubTokenDim, options.Experts, hasBias: false);
+        wg = new ExportableLinear(options.SubTokenDim, options.Experts, hasBias: false);
         experts = nn.ModuleList(Enumerable.Range(0, checked((int)options.Experts))
             .Select(_ => new SwiGLU(options.SubTokenDim, options.ExpertHidden, options.ExpertLinear, bias: false)).ToArray());
         RegisterComponents();
     }
 
-    /// <inheritdoc />
-    public override MoEOutput forward(Tensor x)
+    /// <summary>The layer on every token of <paramref name="x"/> [..., d].</summary>
+    public MoEOutput forward(Tensor x) => forward(x, null);
+
+    /// <summary>
+    /// The layer on the real tokens of <paramref name="x"/> [..., d]: with a <paramref name="keyPaddingMask"/> (bool,
+    /// shaped like x without its last dimension, true = real token) padding tokens are neither routed nor counted in
+    /// the capacity or the balance loss, and their output is zero, so a row scores the same however it is padded.
+    /// </summary>
+    public override MoEOutput forward(Tensor x, Tensor? keyPaddingMask)
     {
-        long d = Options.Dim, h = Options.Heads, k = Options.TopK, subDim = Options.SubTokenDim;
+        long d = Options.Dim;
         if (x.dim() < 1 || x.shape[^1] != d)
             throw new ArgumentException($"MultiHeadMoE expects input [..., {d}], got [{string.Join(", ", x.shape)}].", nameof(x));
         if (!x.is_floating_point())
             throw new ArgumentException($"MultiHeadMoE expects a floating-point input, got {x.dtype}.", nameof(x));
-        long tokens = x.numel() / d, subTokens = tokens * h;
+        long tokens = x.numel() / d;
         if (tokens == 0) throw new ArgumentException($"MultiHeadMoE needs at least one token, got [{string.Join(", ", x.shape)}].", nameof(x));
+        if (keyPaddingMask is not null && (keyPaddingMask.dtype != ScalarType.Bool || !keyPaddingMask.shape.SequenceEqual(x.shape[..^1])))
+            throw new ArgumentException(
+                $"MultiHeadMoE's key-padding mask must be bool [{string.Join(", ", x.shape[..^1])}]; got {keyPaddingMask.dtype} [{string.Join(", ", keyPaddingMask.shape)}].",
+                nameof(keyPaddingMask));
 
         var tokenRows = x.reshape(tokens, d);                                             // [N, d]
-        if (multi_heads is not null) tokenRows = multi_heads.forward(tokenRows);
+        var realRows = keyPaddingMask?.reshape(tokens).nonzero().reshape(-1);             // [N'], or null: every row
+        if (realRows is not null && realRows.shape[0] == tokens) realRows = null;
+        if (realRows is not null && realRows.shape[0] == 0)
+            return new MoEOutput(zeros_like(x), training ? zeros(1, float32, x.device).sum() : null, zeros(Options.Experts, float32, x.device));
+        var (merged, balanceLoss, load) = RouteTokens(realRows is null ? tokenRows : tokenRows.index_select(0, realRows));   // [N', d]
+        if (realRows is not null) merged = zeros(tokens, d, merged.dtype, merged.device).index_copy(0, realRows, merged);
+        return new MoEOutput(merged.reshape(x.shape), balanceLoss, load);
+    }
+
+    /// <summary>Head projection, split, routing, experts, merge and merge projection of token rows [N, d] -> [N, d].</summary>
+    private (Tensor Merged, Tensor? BalanceLoss, Tensor ExpertLoad) RouteTokens(Tensor tokenRows)
+    {
+        long d = Options.Dim, k = Options.TopK, subDim = Options.SubTokenDim;
+        long tokens = tokenRows.shape[0], subTokens = tokens * Options.Heads;
+        if (multi_heads is not null) tokenRows = multi_heads.call(tokenRows);
         var sub = tokenRows.reshape(subTokens, subDim);                                   // [S, d/h], token-major
 
         var probs = softmax(F.linear(sub.to(float32), wg.weight.to(float32)), -1);       // [S, E] fp32
@@ -106,11 +131,11 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
         var plan = DispatchPlan.Create(choices.t().contiguous().cpu().data<long>().ToArray(),
             checked((int)Options.Experts), subTokens, k, Capacity(subTokens), 3 * subDim * Options.ExpertHidden);
         var expertRows = RunExperts(sub, plan);                                           // [k * S, d/h], choice-major
-        var combined = (expertRows.view(k, subTokens, subDim) * gates.t().unsqueeze(-1).to(x.dtype)).sum(dim: 0);   // [S, d/h]
+        var combined = (expertRows.view(k, subTokens, subDim) * gates.t().unsqueeze(-1).to(sub.dtype)).sum(dim: 0);   // [S, d/h]
 
         var merged = combined.reshape(tokens, d);                                         // [N, d]
-        if (out_proj is not null) merged = out_proj.forward(merged);
-        return new MoEOutput(merged.reshape(x.shape), training ? BalanceLoss(probs, plan, subTokens) : null, ExpertLoad(plan, x.device));
+        if (out_proj is not null) merged = out_proj.call(merged);
+        return (merged, training ? BalanceLoss(probs, plan, subTokens) : null, ExpertLoad(plan, sub.device));
     }
 
     /// <summary>
@@ -120,9 +145,10 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
     /// in as an initializer under its state-dict name below <paramref name="prefix"/>; leading dims may be symbolic.
     /// </summary>
     /// <param name="graph">The graph being built.</param>
-    /// <param name="x">Tokens [..., d], float.</param>
+    /// <param name="input">Tokens [..., d] (float) and an optional bool key-padding mask shaped like them without the
+    /// last dimension: padding tokens are left out of routing and capacity and get zero output, as in the forward.</param>
     /// <param name="prefix">This layer's state-dict path, e.g. "blocks.1.moe" ("" for a root module).</param>
-    /// <returns>The output value, shaped like <paramref name="x"/>.</returns>
+    /// <returns>The output value, shaped like the tokens.</returns>
     /// <remarks>
     /// Sparse dispatch (<see cref="ExpertDispatchOnnx"/>) measured faster in ONNX Runtime 1.31 (CPU, 1 thread) than
     /// computing every expert on every sub-token and weighting by a dense [S, E] gate matrix, at every size measured
@@ -131,19 +157,30 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
     /// gathers and scatter cost less than the E / k - 1 extra expert passes even at 64 tokens; stacking all experts'
     /// weights into three batched MatMuls made the dense form slower still.
     /// </remarks>
-    public string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix)
+    public string EmitOnnx(OnnxGraphBuilder graph, OnnxSequenceInput input, string prefix)
     {
         ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(prefix);
+        using var scope = graph.Scope(prefix);
+        string x = input.X, tokenRows = graph.Reshape(x, -1, Options.Dim);                          // [N, d]
+        if (input.KeyPaddingMask is not { } mask) return graph.Reshape(EmitRouteTokens(graph, tokenRows, prefix), graph.Shape(x));
+
+        var realRows = graph.Reshape(graph.NonZero(graph.Reshape(mask, -1)), -1);                    // [N'] int64
+        var merged = EmitRouteTokens(graph, graph.Gather(tokenRows, realRows), prefix);             // [N', d]
+        var all = graph.ScatterND(graph.ConstantOfShape(graph.Shape(tokenRows), 0f), graph.Unsqueeze(realRows, 1), merged);   // [N, d]
+        return graph.Reshape(all, graph.Shape(x));
+    }
+
+    /// <summary>The ONNX twin of <see cref="RouteTokens"/> on token rows [N, d] -> [N, d].</summary>
+    private string EmitRouteTokens(OnnxGraphBuilder graph, string tokenRows, string prefix)
+    {
         long d = Options.Dim, k = Options.TopK, subDim = Options.SubTokenDim;
         string Name(string child) => OnnxGraphBuilder.ParameterName(prefix, child);
-        using var scope = graph.Scope(prefix);
-
-        var tokenRows = graph.Reshape(x, -1, d);                                                      // [N, d]
-        if (multi_heads is not null) tokenRows = graph.Linear(multi_heads, tokenRows, Name("multi_heads"));
+        if (multi_heads is not null) tokenRows = multi_heads.EmitOnnx(graph, tokenRows, Name("multi_heads"));
         var sub = graph.Reshape(tokenRows, -1, subDim);                                               // [S, d/h], token-major
 
-        var probs = graph.Softmax(graph.Linear(wg, sub, Name("wg")), axis: -1);                       // [S, E]
+        var probs = graph.Softmax(wg.EmitOnnx(graph, sub, Name("wg")), axis: -1);                      // [S, E]
         var (gates, choices) = graph.TopK(probs, k);                                                  // [S, k], largest first
         if (Options.RenormalizeTopK)
             gates = graph.Div(gates, graph.Max(graph.ReduceSum(gates, [-1], keepDims: true), graph.Scalar((float)finfo(float32).eps)));
@@ -155,8 +192,7 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, MoEOutput>
             (e, rows) => experts[e].EmitOnnx(graph, rows, Name($"experts.{e}")));                    // [S, d/h]
 
         var merged = graph.Reshape(combined, -1, d);                                                  // [N, d]
-        if (out_proj is not null) merged = graph.Linear(out_proj, merged, Name("out_proj"));
-        return graph.Reshape(merged, graph.Shape(x));
+        return out_proj is null ? merged : out_proj.EmitOnnx(graph, merged, Name("out_proj"));
     }
 
     /// <summary>Capacity per expert C = ceil(f * k * ceil(S / E)), or null when dropless.</summary>

@@ -7,7 +7,8 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// </summary>
 public sealed record MultiHeadMoEOptions
 {
-    /// <summary>Token dimension d (input and output features). Required.</summary>
+    /// <summary>Token dimension d (input and output features). Required for a layer on its own; inside a model's
+    /// config leave it 0: the block width is used.</summary>
     public long Dim { get; init; }
 
     /// <summary>Number of heads h: each token is split into h sub-tokens of d/h features. Default 1 (plain SMoE).</summary>

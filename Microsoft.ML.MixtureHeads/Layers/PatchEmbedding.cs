@@ -9,10 +9,10 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// Image to patch tokens, as timm's <c>PatchEmbed</c>: a Conv2d named <c>proj</c> with kernel = stride = patch size,
 /// then the patch grid flattened in row-major order. [B, C_in, H, W] -> [B, (H/p)(W/p), dim].
 /// </summary>
-public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
+public sealed class PatchEmbedding : ExportableModule
 {
     /// <summary>The patch projection, weight [dim, C_in, p, p].</summary>
-    public readonly Conv2d proj;
+    public readonly ExportableConv2d proj;
 
     /// <summary>Input channels C_in.</summary>
     public int InChannels { get; }
@@ -28,7 +28,7 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         if (patchSize < 1) throw new ArgumentException($"patchSize must be at least 1, got {patchSize}.", nameof(patchSize));
         InChannels = inChannels;
         PatchSize = patchSize;
-        proj = nn.Conv2d(inChannels, dim, kernel_size: patchSize, stride: patchSize);
+        proj = new ExportableConv2d(inChannels, dim, patchSize, stride: patchSize);
         RegisterComponents();
     }
 
@@ -39,13 +39,13 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
             throw new ArgumentException(
                 $"PatchEmbedding expects [B, {InChannels}, H, W] with H and W multiples of {PatchSize}; got [{string.Join(", ", images.shape)}].",
                 nameof(images));
-        return proj.forward(images).flatten(2).transpose(1, 2); // [B, dim, H/p, W/p] -> [B, N, dim]
+        return proj.call(images).flatten(2).transpose(1, 2); // [B, dim, H/p, W/p] -> [B, N, dim]
     }
 
     /// <summary>Emits the patch embedding: Conv, then [B, dim, H/p, W/p] -> [B, N, dim].</summary>
-    public string EmitOnnx(OnnxGraphBuilder graph, string images, string prefix)
+    public override string EmitOnnx(OnnxGraphBuilder graph, string images, string prefix)
     {
-        string patches = graph.Conv2d(proj, images, OnnxGraphBuilder.ParameterName(prefix, "proj"));   // [B, dim, H/p, W/p]
+        string patches = proj.EmitOnnx(graph, images, OnnxGraphBuilder.ParameterName(prefix, "proj"));   // [B, dim, H/p, W/p]
         return graph.Transpose(graph.Reshape(patches, 0, proj.weight.shape[0], -1), 0, 2, 1);        // [B, N, dim]
     }
 }

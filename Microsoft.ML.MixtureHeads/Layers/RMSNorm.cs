@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.MixtureHeads.Layers;
 
 /// <summary>Root-mean-square norm: y = x / sqrt(mean(x^2) + eps) * weight, over the last dimension.</summary>
-public sealed class RMSNorm : nn.Module<Tensor, Tensor>
+public sealed class RMSNorm : ExportableModule
 {
     private readonly double _eps;
 
@@ -32,9 +32,8 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         return x * rsqrt(x.pow(Scalars.Of(2L)).mean([-1], keepdim: true).Plus(_eps)) * weight;
     }
 
-    /// <summary>Emits this norm into <paramref name="graph"/>; <paramref name="prefix"/> is the module's state-dict path.</summary>
-    /// <returns>The name of the normalised value.</returns>
-    public string EmitOnnx(OnnxGraphBuilder graph, string input, string prefix)
+    /// <inheritdoc />
+    public override string EmitOnnx(OnnxGraphBuilder graph, string input, string prefix)
     {
         using var scope = graph.Scope(prefix);
         var gain = graph.Initializer(OnnxGraphBuilder.ParameterName(prefix, "weight"), weight);

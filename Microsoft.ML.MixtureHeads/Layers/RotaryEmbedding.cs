@@ -34,8 +34,9 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>
         using (NewDisposeScope())
         {
             // Angles in float64, then rounded once to float32.
-            var inverseFrequency = pow(theta, -arange(0, headDim, 2, float64) / headDim);          // [D/2]
-            var angles = outer(arange(maxLength, float64), inverseFrequency);                       // [L, D/2]
+            var inverseFrequency = tensor(Enumerable.Range(0, headDim / 2).Select(i => Math.Pow(theta, -2.0 * i / headDim)).ToArray());   // [D/2]
+            var positions = tensor(Enumerable.Range(0, maxLength).Select(p => (double)p).ToArray());                                     // [L]
+            var angles = outer(positions, inverseFrequency);                                        // [L, D/2]
             var both = cat([angles, angles], 1);                                                     // [L, D]
             cos = both.cos().to(float32).MoveToOuterDisposeScope();
             sin = both.sin().to(float32).MoveToOuterDisposeScope();
@@ -46,17 +47,21 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Rotates <paramref name="x"/> of shape [..., N, D] by positions 0..N-1.</summary>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => forward(x, 0);
+
+    /// <summary>Rotates <paramref name="x"/> of shape [..., N, D] by positions <paramref name="offset"/> .. offset + N - 1
+    /// (the new tokens of incremental decoding).</summary>
+    public Tensor forward(Tensor x, long offset)
     {
-        if (x.dim() < 2 || x.shape[^1] != HeadDim || x.shape[^2] > MaxLength)
+        if (x.dim() < 2 || x.shape[^1] != HeadDim || offset < 0 || offset + x.shape[^2] > MaxLength)
             throw new ArgumentException(
-                $"RotaryEmbedding expects [..., N, {HeadDim}] with N <= {MaxLength}; got [{string.Join(", ", x.shape)}].", nameof(x));
+                $"RotaryEmbedding expects [..., N, {HeadDim}] at positions {offset}.. with {offset} + N <= {MaxLength}; got [{string.Join(", ", x.shape)}].", nameof(x));
         long n = x.shape[^2];
-        return (x * cos[..(int)n]).Plus(RotateHalf(x) * sin[..(int)n]);
+        return (x * cos.narrow(0, offset, n)).Plus(RotateHalf(x) * sin.narrow(0, offset, n));
     }
 
     /// <summary>
-    /// Emits <see cref="forward"/>: rotates the value <paramref name="x"/> [..., N, D] by positions 0..N-1, with N read
+    /// Emits <see cref="forward(TorchSharp.torch.Tensor)"/>: rotates the value <paramref name="x"/> [..., N, D] by positions 0..N-1, with N read
     /// from its shape in the graph (it may be symbolic). The cos/sin tables go in as constants, sliced to N; equal
     /// tables are stored once however many layers use them.
     /// </summary>
@@ -93,6 +98,6 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>
     private static Tensor RotateHalf(Tensor x)
     {
         var halves = x.chunk(2, -1);
-        return cat([-halves[1], halves[0]], -1);
+        return cat([halves[1].neg(), halves[0]], -1);
     }
 }

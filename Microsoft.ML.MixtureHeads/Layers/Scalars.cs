@@ -33,4 +33,7 @@ internal static class Scalars
 
     /// <summary><c>a + value</c>, with Scalars that outlive the call.</summary>
     public static Tensor Plus(this Tensor a, double value) => a.add(Of(value), One);
+
+    /// <summary><c>a + value</c> keeping an integer tensor integer, with Scalars that outlive the call.</summary>
+    public static Tensor Plus(this Tensor a, long value) => a.add(Of(value), One);
 }

@@ -11,16 +11,16 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// </summary>
 /// <remarks>specs/mhmoe.md section 2 step 5. Used as the dense FFN and as every MH-MoE expert (BitLinear
 /// projections when <see cref="LinearKind.BitLinear"/>; BitLinear has no bias).</remarks>
-public sealed class SwiGLU : nn.Module<Tensor, Tensor>
+public sealed class SwiGLU : ExportableModule
 {
     /// <summary>Gate input projection, dim -> hidden.</summary>
-    public readonly nn.Module<Tensor, Tensor> fc1;
+    public readonly Projection fc1;
 
     /// <summary>Output projection, hidden -> dim.</summary>
-    public readonly nn.Module<Tensor, Tensor> fc2;
+    public readonly Projection fc2;
 
     /// <summary>Projection whose SiLU gates fc1, dim -> hidden.</summary>
-    public readonly nn.Module<Tensor, Tensor> fc3;
+    public readonly Projection fc3;
 
     /// <summary>Input and output feature count.</summary>
     public long Dim { get; }
@@ -55,7 +55,7 @@ public sealed class SwiGLU : nn.Module<Tensor, Tensor>
         // x: [..., dim] -> [..., dim]
         if (x.dim() < 1 || x.shape[^1] != Dim)
             throw new ArgumentException($"SwiGLU expects input [..., {Dim}], got [{string.Join(", ", x.shape)}].", nameof(x));
-        return fc2.forward(fc1.forward(x) * F.silu(fc3.forward(x)));
+        return fc2.call(fc1.call(x) * F.silu(fc3.call(x)));
     }
 
     /// <summary>
@@ -70,8 +70,7 @@ public sealed class SwiGLU : nn.Module<Tensor, Tensor>
     {
         // Stacking the weights per call costs one copy of them; separate fc1 and fc3 bmms measured faster than one
         // fused bmm over [fc1; fc3] (whose chunk backward adds a cat).
-        Tensor Stack(Func<SwiGLU, nn.Module<Tensor, Tensor>> projection) =>
-            stack(experts.Select(e => (Tensor)Projections.WeightOf(projection(e))).ToList());
+        Tensor Stack(Func<SwiGLU, Projection> projection) => stack(experts.Select(e => (Tensor)projection(e).Weight).ToList());
         Tensor w1 = Stack(e => e.fc1), w3 = Stack(e => e.fc3);          // [n, hidden, dim]
         Tensor w2 = Stack(e => e.fc2);                                     // [n, dim, hidden]
         bool bit = experts[0].Kind == LinearKind.BitLinear;
@@ -89,10 +88,10 @@ public sealed class SwiGLU : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Emits <c>fc2(fc1(x) * silu(fc3(x)))</c>; <paramref name="prefix"/> is this module's state-dict path.</summary>
-    public string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix)
+    public override string EmitOnnx(OnnxGraphBuilder graph, string x, string prefix)
     {
         string Name(string child) => OnnxGraphBuilder.ParameterName(prefix, child);
-        string gated = graph.Mul(Projections.EmitOnnx(graph, fc1, x, Name("fc1")), graph.Silu(Projections.EmitOnnx(graph, fc3, x, Name("fc3"))));
-        return Projections.EmitOnnx(graph, fc2, gated, Name("fc2"));
+        string gated = graph.Mul(fc1.EmitOnnx(graph, x, Name("fc1")), graph.Silu(fc3.EmitOnnx(graph, x, Name("fc3"))));
+        return fc2.EmitOnnx(graph, gated, Name("fc2"));
     }
 }

@@ -13,12 +13,12 @@ namespace Microsoft.ML.MixtureHeads.Models;
 /// head. Takes raw pixels 0-255 [B, C, H, W] and normalises them itself, so the exported graph does too.
 /// Parameter names follow timm: <c>patch_embed</c>, <c>cls_token</c>, <c>pos_embed</c>, <c>blocks</c>, <c>norm</c>, <c>head</c>.
 /// </summary>
-public sealed class MoHVisionTransformer : ClassifierNetwork
+public sealed class MoHVisionTransformer : MixtureHeadsNetwork<Tensor, VisionTransformerConfig>
 {
     /// <summary>The <see cref="Kind"/> recorded in exported models.</summary>
     public const string KindName = "vision_transformer";
     /// <summary>Image to tokens [B, C, H, W] -> [B, N, D]: a <see cref="ConvStem"/> or a <see cref="PatchEmbedding"/>.</summary>
-    public readonly nn.Module<Tensor, Tensor> patch_embed;
+    public readonly ExportableModule patch_embed;
 
     /// <summary>The class token [1, 1, D] (only with <see cref="ImagePooling.ClassToken"/>).</summary>
     public readonly Parameter? cls_token;
@@ -30,30 +30,18 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
     public readonly ModuleList<TransformerBlock> blocks;
 
     /// <summary>Final LayerNorm.</summary>
-    public readonly LayerNorm norm;
+    public readonly ExportableLayerNorm norm;
 
     /// <summary>Classifier D -> classes.</summary>
-    public readonly Linear head;
-
-    /// <summary>The architecture.</summary>
-    public VisionTransformerConfig Config { get; }
+    public readonly ExportableLinear head;
 
     /// <inheritdoc />
     public override string Kind => KindName;
 
-    /// <inheritdoc />
-    public override string ConfigJson => ModelJson.Serialize(Config);
-
-    /// <inheritdoc />
-    public override int Classes => Config.Classes;
-
     /// <summary>Builds a freshly initialised model (trunc normal std 0.02 for embeddings and head, zero head bias).</summary>
     /// <exception cref="ArgumentException">The configuration is invalid (the message names the property).</exception>
-    public MoHVisionTransformer(VisionTransformerConfig config) : base(nameof(MoHVisionTransformer))
+    public MoHVisionTransformer(VisionTransformerConfig config) : base(nameof(MoHVisionTransformer), config)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        config.Validate();
-        Config = config;
         int tokens = config.PatchesPerSide * config.PatchesPerSide + (config.Pooling == ImagePooling.ClassToken ? 1 : 0);
 
         patch_embed = config.Stem == ImageStem.Convolution
@@ -62,8 +50,8 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
         if (config.Pooling == ImagePooling.ClassToken) cls_token = new Parameter(zeros(1, 1, config.Dim));
         pos_embed = new Parameter(zeros(1, tokens, config.Dim));
         blocks = BlockStack.Create(config, useRmsNorm: false);
-        norm = nn.LayerNorm(config.Dim, eps: 1e-6);
-        head = nn.Linear(config.Dim, config.Classes);
+        norm = new ExportableLayerNorm(config.Dim, eps: 1e-6);
+        head = new ExportableLinear(config.Dim, config.Classes);
         RegisterComponents();
 
         using (no_grad())
@@ -76,37 +64,32 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
     }
 
     /// <inheritdoc />
-    public override ClassifierOutput forward(Tensor pixels)
+    public override NetworkOutput forward(Tensor pixels)
     {
         var config = Config;
         if (pixels.dim() != 4 || pixels.shape[1] != config.Channels || pixels.shape[2] != config.ImageSize || pixels.shape[3] != config.ImageSize)
             throw new ArgumentException($"Expected pixels [B, {config.Channels}, {config.ImageSize}, {config.ImageSize}], got [{string.Join(", ", pixels.shape)}].", nameof(pixels));
 
         var x = (pixels / Scalars.Of(255.0) - Scalars.Of(config.PixelMean)) / Scalars.Of(config.PixelStd);   // [B, C, H, W], normalised
-        var tokens = patch_embed.forward(x);                                      // [B, N, D]
+        var tokens = patch_embed.call(x);                                      // [B, N, D]
         if (cls_token is not null)
             tokens = cat([cls_token.expand(tokens.shape[0], 1, config.Dim), tokens], dim: 1);   // [B, 1 + N, D]
         tokens = tokens.Plus(pos_embed);
 
-        (tokens, var balanceLoss, var gates) = BlockStack.Forward(blocks, tokens);
-        tokens = norm.forward(tokens);                                            // [B, T, D]
+        (tokens, var balanceLoss, var gates) = BlockStack.Forward(blocks, new AttentionInput(tokens));
+        tokens = norm.call(tokens);                                            // [B, T, D]
         var pooled = cls_token is not null ? tokens[.., 0] : tokens.mean([1]);    // [B, D]
-        var logits = head.forward(pooled);                                        // [B, classes]
-        return new ClassifierOutput(logits, balanceLoss, gates);
+        var logits = head.call(pooled);                                        // [B, classes]
+        return new NetworkOutput(logits, balanceLoss, gates);
     }
 
-    /// <inheritdoc />
-    public override string EmitOnnx(OnnxGraphBuilder graph, string inputName)
+    /// <summary>Declares the pixel input [batch, C, H, W] and emits the forward; returns the logits [batch, classes].</summary>
+    public override string EmitOnnx(OnnxGraphBuilder graph, params string[] inputNames)
     {
         var config = Config;
-        string pixels = graph.Input(inputName, OnnxElementType.Float, "batch", config.Channels, config.ImageSize, config.ImageSize);
+        string pixels = graph.Input(SingleInput(inputNames, nameof(MoHVisionTransformer)), OnnxElementType.Float, "batch", config.Channels, config.ImageSize, config.ImageSize);
         string x = graph.Div(graph.Sub(graph.Div(pixels, graph.Scalar(255f)), graph.Scalar(config.PixelMean)), graph.Scalar(config.PixelStd));
-        string tokens = patch_embed switch                                                    // [B, N, D]
-        {
-            ConvStem stem => stem.EmitOnnx(graph, x, "patch_embed"),
-            PatchEmbedding patches => patches.EmitOnnx(graph, x, "patch_embed"),
-            _ => throw new NotSupportedException($"No ONNX emission for {patch_embed.GetType().Name}."),
-        };
+        string tokens = patch_embed.EmitOnnx(graph, x, "patch_embed");                         // [B, N, D]
         if (cls_token is not null)
         {
             string batchShape = graph.Concat(0, graph.Shape(tokens, 0, 1), graph.Vector(1, config.Dim));
@@ -114,11 +97,11 @@ public sealed class MoHVisionTransformer : ClassifierNetwork
             tokens = graph.Concat(1, cls, tokens);
         }
         tokens = graph.Add(tokens, graph.Initializer("pos_embed", pos_embed));
-        tokens = BlockStack.EmitOnnx(blocks, graph, tokens);
-        tokens = graph.LayerNorm(norm, tokens, "norm");
+        tokens = BlockStack.EmitOnnx(blocks, graph, new OnnxSequenceInput(tokens));
+        tokens = norm.EmitOnnx(graph, tokens, "norm");
         string pooled = cls_token is not null
             ? graph.Gather(tokens, graph.Scalar(0L), axis: 1)
             : graph.ReduceMean(tokens, [1], keepDims: false);                                  // [B, D]
-        return graph.Linear(head, pooled, "head");                                            // [B, classes]
+        return head.EmitOnnx(graph, pooled, "head");                                           // [B, classes]
     }
 }

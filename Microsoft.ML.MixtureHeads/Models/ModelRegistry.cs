@@ -1,74 +1,106 @@
-using Microsoft.ML.MixtureHeads.Layers;
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Text.RegularExpressions;
 
 namespace Microsoft.ML.MixtureHeads.Models;
 
 /// <summary>
-/// Named architectures in timm's spirit: <c>moh_vit_{size}_{active head percent}</c>. Sized for CPUs: "tiny" trains
-/// Fashion-MNIST to 90% in minutes on two cores. Every name works as a trainer's <c>Architecture</c>.
+/// The one registry of model families and named architectures, in timm's spirit: kind -> family (config type and
+/// factory), name -> config. Names read <c>{family}_{size}_{active head percent}</c>, e.g. <c>moh_vit_tiny_75</c>, and
+/// work as a trainer's <c>Architecture</c>. Every family of this library registers itself; users add named configs
+/// with <see cref="Register"/> and families of their own with <see cref="RegisterFamily"/>.
 /// </summary>
 public static class ModelRegistry
 {
-    private static readonly VisionTransformerConfig Tiny = new() { Dim = 128, Depth = 4, Heads = 8, MlpRatio = 2 };
-    private static readonly VisionTransformerConfig TinyPatches = Tiny with { Stem = ImageStem.Patch };
-    private static readonly VisionTransformerConfig Small = new() { Dim = 192, Depth = 6, Heads = 12, MlpRatio = 3 };
+    private static readonly ConcurrentDictionary<string, ModelFamily> FamiliesByKind = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<Type, ModelFamily> FamiliesByConfig = new();
+    private static readonly ConcurrentDictionary<string, ModelConfig> Configs = new(StringComparer.Ordinal);
 
-    /// <summary>The registered vision transformers by name.</summary>
-    public static IReadOnlyDictionary<string, VisionTransformerConfig> VisionTransformers { get; } = new Dictionary<string, VisionTransformerConfig>
+    static ModelRegistry()
     {
-        ["moh_vit_tiny_100"] = Tiny with { Routing = HeadRouting.Dense, SharedHeads = 0, RoutedTopK = 0 },
-        ["moh_vit_tiny_75"] = Tiny with { SharedHeads = 2, RoutedTopK = 4 },
-        ["moh_vit_tiny_50"] = Tiny with { SharedHeads = 2, RoutedTopK = 2 },
-        ["moh_vit_tiny_75_mhmoe"] = Tiny with
-        {
-            SharedHeads = 2,
-            RoutedTopK = 4,
-            FeedForward = FeedForwardKind.MultiHeadMoE,
-            // h = 2 sub-tokens of 64, top-2 of 8 SwiGLU experts of 96: head + merge 2d^2 plus 2 x 3 x 64 x 96 multiply-adds
-            // per token, about the dense MLP's 2 x d x 2d (the 2411 parity rule needs d divisible by 3).
-            MoE = new MultiHeadMoEOptions { Dim = Tiny.Dim, Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 96 },
-        },
-        ["moh_vit_tiny_patch4_100"] = TinyPatches with { Routing = HeadRouting.Dense, SharedHeads = 0, RoutedTopK = 0 },
-        ["moh_vit_tiny_patch4_75"] = TinyPatches with { SharedHeads = 2, RoutedTopK = 4 },
-        ["moh_vit_small_100"] = Small with { Routing = HeadRouting.Dense, SharedHeads = 0, RoutedTopK = 0 },
-        ["moh_vit_small_75"] = Small with { SharedHeads = 3, RoutedTopK = 6 },
-    };
+        var families = typeof(ModelRegistry).Assembly.GetTypes()
+            .Where(t => typeof(ModelFamily).IsAssignableFrom(t) && !t.IsAbstract && t.GetConstructor(Type.EmptyTypes) is not null)
+            .OrderBy(t => t.FullName, StringComparer.Ordinal);
+        foreach (var type in families) RegisterFamily((ModelFamily)Activator.CreateInstance(type)!);
+    }
 
-    private static readonly TextEncoderConfig TextTiny = new() { Dim = 128, Depth = 2, Heads = 8, MlpRatio = 2, MaxLength = 256 };
-
-    /// <summary>The registered text encoders by name.</summary>
-    public static IReadOnlyDictionary<string, TextEncoderConfig> TextEncoders { get; } = new Dictionary<string, TextEncoderConfig>
+    /// <summary>Adds a model family and its named configs.</summary>
+    /// <exception cref="ArgumentException">Its kind or config type is taken by another family, or a named config is invalid.</exception>
+    public static void RegisterFamily(ModelFamily family)
     {
-        ["moh_text_tiny_100"] = TextTiny with { Routing = HeadRouting.Dense, SharedHeads = 0, RoutedTopK = 0 },
-        ["moh_text_tiny_75"] = TextTiny with { SharedHeads = 2, RoutedTopK = 4 },
-        ["moh_text_tiny_50"] = TextTiny with { SharedHeads = 2, RoutedTopK = 2 },
-        ["moh_text_tiny_75_mhmoe"] = TextTiny with
-        {
-            SharedHeads = 2,
-            RoutedTopK = 4,
-            FeedForward = FeedForwardKind.MultiHeadMoE,
-            MoE = new MultiHeadMoEOptions { Dim = TextTiny.Dim, Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 96 },
-        },
-        ["moh_text_tiny_75_bitnet"] = TextTiny with
-        {
-            SharedHeads = 2,
-            RoutedTopK = 4,
-            Linear = LinearKind.BitLinear,
-            FeedForward = FeedForwardKind.MultiHeadMoE,
-            MoE = new MultiHeadMoEOptions { Dim = TextTiny.Dim, Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 96, ExpertLinear = LinearKind.BitLinear },
-        },
-    };
+        ArgumentNullException.ThrowIfNull(family);
+        ArgumentException.ThrowIfNullOrWhiteSpace(family.Kind, nameof(family));
+        var byKind = FamiliesByKind.GetOrAdd(family.Kind, family);
+        var byConfig = FamiliesByConfig.GetOrAdd(family.ConfigType, family);
+        if (byKind != family || byConfig != family)
+            throw new ArgumentException($"A model family for kind '{family.Kind}' or config {family.ConfigType.Name} is registered already.", nameof(family));
+        foreach (var (name, config) in family.NamedConfigs) Register(name, config);
+    }
 
-    /// <summary>The registered text encoder <paramref name="name"/>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">No architecture has that name (the message lists them).</exception>
-    public static TextEncoderConfig TextEncoder(string name) =>
-        name is not null && TextEncoders.TryGetValue(name, out var config)
-            ? config
-            : throw new ArgumentOutOfRangeException(nameof(name), $"No text encoder named '{name}'. Registered: {string.Join(", ", TextEncoders.Keys)}.");
+    /// <summary>Registers <paramref name="config"/> under <paramref name="name"/>, after validating it.</summary>
+    /// <exception cref="ArgumentException">The name is taken by another config, the config's family is unknown, or
+    /// the config is invalid (the message names the property).</exception>
+    public static void Register(string name, ModelConfig config)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(config);
+        FamilyOf(config);
+        config.Validate();
+        var registered = Configs.GetOrAdd(name, config);
+        if (!registered.Equals(config))
+            throw new ArgumentException($"The architecture name '{name}' is registered already with another config.", nameof(name));
+    }
 
-    /// <summary>The registered vision transformer <paramref name="name"/>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">No architecture has that name (the message lists them).</exception>
-    public static VisionTransformerConfig VisionTransformer(string name) =>
-        name is not null && VisionTransformers.TryGetValue(name, out var config)
-            ? config
-            : throw new ArgumentOutOfRangeException(nameof(name), $"No vision transformer named '{name}'. Registered: {string.Join(", ", VisionTransformers.Keys)}.");
+    /// <summary>Registered names in order, optionally only those matching a glob <paramref name="pattern"/>
+    /// (<c>*</c> and <c>?</c>, e.g. "moh_vit_*") and of configs assignable to <paramref name="configType"/>.</summary>
+    public static IReadOnlyList<string> List(string? pattern = null, Type? configType = null)
+    {
+        var match = pattern is null ? null : new Regex("^" + Regex.Escape(pattern).Replace("\\*", ".*").Replace("\\?", ".") + "$");
+        return Configs
+            .Where(kv => (match is null || match.IsMatch(kv.Key)) && (configType is null || configType.IsInstanceOfType(kv.Value)))
+            .Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>The config registered as <paramref name="name"/>, which must be a <typeparamref name="TConfig"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No such config has that name (the message lists those that do).</exception>
+    public static TConfig Get<TConfig>(string name) where TConfig : ModelConfig =>
+        name is not null && Configs.TryGetValue(name, out var config) && config is TConfig typed
+            ? typed
+            : throw new ArgumentOutOfRangeException(nameof(name),
+                $"No {typeof(TConfig).Name} architecture named '{name}'. Registered: {string.Join(", ", List(configType: typeof(TConfig)))}.");
+
+    /// <summary>The kind of the family that builds <paramref name="config"/>.</summary>
+    public static string KindOf(ModelConfig config) => FamilyOf(config).Kind;
+
+    /// <summary>A freshly initialised network for <paramref name="config"/>.</summary>
+    public static IMixtureHeadsNetwork Create(ModelConfig config) => FamilyOf(config).Create(config);
+
+    /// <summary>A freshly initialised network of <paramref name="kind"/> for the config JSON an exported model recorded.</summary>
+    /// <exception cref="InvalidDataException">The kind is unknown or the JSON is not a valid config of it.</exception>
+    public static IMixtureHeadsNetwork Create(string kind, string configJson)
+    {
+        var config = ReadConfig(kind, configJson);
+        try
+        {
+            return FamiliesByKind[kind].Create(config);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"The saved {kind} architecture is invalid: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The config of <paramref name="kind"/> that <paramref name="configJson"/> (as exported models record it) describes.</summary>
+    /// <exception cref="InvalidDataException">The kind is unknown or the JSON is not one of its configs.</exception>
+    public static ModelConfig ReadConfig(string kind, string configJson)
+    {
+        if (!FamiliesByKind.TryGetValue(kind, out var family))
+            throw new InvalidDataException($"Unknown model kind '{kind}' (this process knows: {string.Join(", ", FamiliesByKind.Keys.Order(StringComparer.Ordinal))}).");
+        return (ModelConfig)ModelJson.Deserialize(configJson, family.ConfigType, kind);
+    }
+
+    private static ModelFamily FamilyOf(ModelConfig config) =>
+        FamiliesByConfig.TryGetValue(config.GetType(), out var family)
+            ? family
+            : throw new ArgumentException($"No model family builds a {config.GetType().Name}; register one with ModelRegistry.RegisterFamily.", nameof(config));
 }

@@ -49,14 +49,14 @@ public sealed record TextEncoderConfig : TransformerConfig
     public TextPooling Pooling { get; init; } = TextPooling.Mean;
 
     /// <summary>Number of classes of the head. Default 2; trainers set it from the label's key type.</summary>
-    public override int Classes { get; init; } = 2;
+    public int Classes { get; init; } = 2;
 
     /// <inheritdoc />
     public override void Validate()
     {
-        if (MaxLength < 1) throw new ArgumentException($"TextEncoderConfig.MaxLength must be at least 1, got {MaxLength}.", nameof(MaxLength));
-        if (VocabularySize < CompactVocabulary.ReservedCount)
-            throw new ArgumentException($"TextEncoderConfig.VocabularySize must be at least {CompactVocabulary.ReservedCount}, got {VocabularySize}.", nameof(VocabularySize));
+        Require(Classes >= 2, nameof(Classes), $"must be at least 2, got {Classes}.");
+        Require(MaxLength >= 1, nameof(MaxLength), $"must be at least 1, got {MaxLength}.");
+        Require(VocabularySize >= CompactVocabulary.ReservedCount, nameof(VocabularySize), $"must be at least {CompactVocabulary.ReservedCount}, got {VocabularySize}.");
         base.Validate();
     }
 }

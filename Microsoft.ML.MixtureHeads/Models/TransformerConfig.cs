@@ -3,11 +3,11 @@ using Microsoft.ML.MixtureHeads.Layers;
 namespace Microsoft.ML.MixtureHeads.Models;
 
 /// <summary>
-/// What every Mixture-of-Heads transformer shares: width, depth, heads and how they are routed, the feed-forward
-/// network, and the classifier head. Head split: <see cref="SharedHeads"/> always-on heads plus the
+/// What every Mixture-of-Heads transformer shares: width, depth, heads and how they are routed, and the feed-forward
+/// network. Head split: <see cref="SharedHeads"/> always-on heads plus the
 /// top-<see cref="RoutedTopK"/> of the remaining routed heads; active heads = (SharedHeads + RoutedTopK) / Heads.
 /// </summary>
-public abstract record TransformerConfig
+public abstract record TransformerConfig : ModelConfig
 {
     /// <summary>Token width. Default 128.</summary>
     public int Dim { get; init; } = 128;
@@ -33,17 +33,18 @@ public abstract record TransformerConfig
     /// <summary>Feed-forward kind of every block.</summary>
     public abstract FeedForwardKind FeedForward { get; init; }
 
-    /// <summary>Expert layer options when <see cref="FeedForward"/> is MultiHeadMoE (its Dim must equal <see cref="Dim"/>).</summary>
+    /// <summary>Expert layer options when <see cref="FeedForward"/> is MultiHeadMoE. Their Dim is the block's <see cref="Dim"/>:
+    /// leave it 0 (or set it equal).</summary>
     public MultiHeadMoEOptions? MoE { get; init; }
 
     /// <summary>Full precision or BitNet b1.58 projections in attention and dense feed-forward layers. Default dense.</summary>
     public LinearKind Linear { get; init; } = LinearKind.Dense;
 
-    /// <summary>Number of classes of the head. Trainers set it from the label's key type.</summary>
-    public abstract int Classes { get; init; }
-
     /// <summary>Dropout on attention probabilities. Default 0.</summary>
     public double AttentionDropout { get; init; }
+
+    /// <summary>The registered tiny models' MH-MoE layer: h = 2, top-2 of 8 SwiGLU experts of 96 (Dim from the block).</summary>
+    internal static MultiHeadMoEOptions TinyMultiHeadMoE { get; } = new() { Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 96 };
 
     /// <summary>Share of heads a token uses, in percent (the number in a registry name).</summary>
     public int ActiveHeadPercent => Routing == HeadRouting.Dense ? 100 : (int)Math.Round(100.0 * (SharedHeads + RoutedTopK) / Heads);
@@ -65,21 +66,36 @@ public abstract record TransformerConfig
     {
         Kind = FeedForward,
         Hidden = (int)Math.Round(Dim * MlpRatio),
-        MoE = MoE,
+        MoE = MoE is null ? null : MoE with { Dim = Dim },
         Linear = Linear,
     };
 
     /// <summary>Checks the whole configuration, naming the first property at fault.</summary>
     /// <exception cref="ArgumentException">A value is out of range or inconsistent.</exception>
-    public virtual void Validate()
+    public override void Validate()
     {
         string type = GetType().Name;
         if (Depth < 1) throw new ArgumentException($"{type}.Depth must be at least 1, got {Depth}.", nameof(Depth));
-        if (Classes < 2) throw new ArgumentException($"{type}.Classes must be at least 2, got {Classes}.", nameof(Classes));
         if (MlpRatio <= 0) throw new ArgumentException($"{type}.MlpRatio must be positive, got {MlpRatio}.", nameof(MlpRatio));
         if (FeedForward == FeedForwardKind.MultiHeadMoE && MoE is null)
             throw new ArgumentException($"{type}.MoE must be set when FeedForward is MultiHeadMoE.", nameof(MoE));
+        if (MoE is { Dim: not 0 } moe && moe.Dim != Dim)
+            throw new ArgumentException($"{type}.MoE.Dim ({moe.Dim}) must be 0 (the block width) or equal {type}.Dim ({Dim}).", nameof(MoE));
         AttentionOptions.Validate();
-        MoE?.Validate();
+        FeedForwardOptions.MoE?.Validate();
     }
+
+    /// <summary>Throws naming <paramref name="property"/> of this config unless <paramref name="condition"/> holds.</summary>
+    protected void Require(bool condition, string property, string problem)
+    {
+        if (!condition) throw new ArgumentException($"{GetType().Name}.{property} {problem}", property);
+    }
+}
+
+/// <summary>Variations of a transformer config.</summary>
+public static class TransformerConfigExtensions
+{
+    /// <summary>The same architecture with plain multi-head attention: every head on for every token.</summary>
+    public static TConfig Dense<TConfig>(this TConfig config) where TConfig : TransformerConfig =>
+        (TConfig)(config with { Routing = HeadRouting.Dense, SharedHeads = 0, RoutedTopK = 0 });
 }

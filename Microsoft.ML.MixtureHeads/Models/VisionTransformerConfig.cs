@@ -48,7 +48,7 @@ public sealed record VisionTransformerConfig : TransformerConfig
     public ImagePooling Pooling { get; init; } = ImagePooling.Mean;
 
     /// <summary>Number of classes of the head. Default 10; trainers set it from the label's key type.</summary>
-    public override int Classes { get; init; } = 10;
+    public int Classes { get; init; } = 10;
 
     /// <summary>Per-channel mean of pixels scaled to [0, 1], subtracted before the patch embedding. Default 0.5.</summary>
     public float PixelMean { get; init; } = 0.5f;
@@ -62,12 +62,13 @@ public sealed record VisionTransformerConfig : TransformerConfig
     /// <inheritdoc />
     public override void Validate()
     {
-        if (Channels is not (1 or 3)) throw new ArgumentException($"VisionTransformerConfig.Channels must be 1 or 3, got {Channels}.", nameof(Channels));
-        if (PatchSize < 1 || ImageSize < PatchSize || ImageSize % PatchSize != 0)
-            throw new ArgumentException($"VisionTransformerConfig.ImageSize ({ImageSize}) must be a positive multiple of PatchSize ({PatchSize}).", nameof(ImageSize));
-        if (Stem == ImageStem.Convolution && (PatchSize < 2 || (PatchSize & (PatchSize - 1)) != 0))
-            throw new ArgumentException($"VisionTransformerConfig.PatchSize ({PatchSize}) must be a power of two for the convolutional stem; use Stem = Patch otherwise.", nameof(PatchSize));
-        if (PixelStd <= 0) throw new ArgumentException($"VisionTransformerConfig.PixelStd must be positive, got {PixelStd}.", nameof(PixelStd));
+        Require(Classes >= 2, nameof(Classes), $"must be at least 2, got {Classes}.");
+        Require(Channels is 1 or 3, nameof(Channels), $"must be 1 or 3, got {Channels}.");
+        Require(PatchSize >= 1 && ImageSize >= PatchSize && ImageSize % PatchSize == 0, nameof(ImageSize),
+            $"({ImageSize}) must be a positive multiple of PatchSize ({PatchSize}).");
+        Require(Stem != ImageStem.Convolution || (PatchSize >= 2 && (PatchSize & (PatchSize - 1)) == 0), nameof(PatchSize),
+            $"({PatchSize}) must be a power of two for the convolutional stem; use Stem = Patch otherwise.");
+        Require(PixelStd > 0, nameof(PixelStd), $"must be positive, got {PixelStd}.");
         base.Validate();
     }
 }

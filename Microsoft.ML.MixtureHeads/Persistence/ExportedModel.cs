@@ -10,35 +10,30 @@ internal static class ExportedModel
     public const string FormatKey = "mixtureheads.format_version";
     public const string KindKey = "mixtureheads.kind";
     public const string ConfigKey = "mixtureheads.config";
-    public const string ClassesKey = "mixtureheads.classes";
 
     /// <summary>
-    /// Exports <paramref name="network"/> (in eval mode) as ONNX: input <paramref name="inputName"/>, outputs
-    /// <paramref name="scoreName"/> (softmax probabilities [batch, classes]) and <paramref name="indexName"/>
-    /// (argmax class index [batch], int64), every trained weight as an initializer under its TorchSharp name, and
-    /// the architecture and class names in the metadata.
+    /// Exports <paramref name="network"/> (in eval mode) as ONNX: its inputs named <paramref name="inputNames"/>, the
+    /// task's outputs from <paramref name="heads"/>, every trained weight as an initializer under its TorchSharp name,
+    /// and the kind, architecture and the task's metadata in <c>metadata_props</c>.
     /// </summary>
-    public static byte[] Export(ClassifierNetwork network, IReadOnlyList<string> classNames, string inputName, string scoreName, string indexName)
+    public static byte[] Export(IMixtureHeadsNetwork network, IOnnxOutputHeads heads, params string[] inputNames)
     {
-        if (classNames.Count != network.Classes)
-            throw new ArgumentException($"{classNames.Count} class names for a network with {network.Classes} classes.", nameof(classNames));
-        bool wasTraining = network.training;
-        network.eval();
+        var module = network.Module;
+        bool wasTraining = module.training;
+        module.eval();
         try
         {
             var graph = new OnnxGraphBuilder();
-            string logits = network.EmitOnnx(graph, inputName);
-            graph.Output(graph.Softmax(logits, axis: 1), scoreName, OnnxElementType.Float, "batch", network.Classes);
-            graph.Output(graph.ArgMax(logits, axis: 1, keepDims: false), indexName, OnnxElementType.Int64, "batch");
+            heads.EmitOutputs(graph, network.EmitOnnx(graph, inputNames));
             graph.SetMetadata(FormatKey, FormatVersion);
             graph.SetMetadata(KindKey, network.Kind);
-            graph.SetMetadata(ConfigKey, network.ConfigJson);
-            graph.SetMetadata(ClassesKey, ModelJson.Serialize(classNames));
+            graph.SetMetadata(ConfigKey, ModelJson.Serialize(network.Config));
+            foreach (var (key, value) in heads.Metadata) graph.SetMetadata(key, value);
             return graph.ToBytes();
         }
         finally
         {
-            if (wasTraining) network.train();
+            if (wasTraining) module.train();
         }
     }
 }

@@ -6,8 +6,8 @@ namespace Microsoft.ML.MixtureHeads.Persistence;
 
 /// <summary>
 /// A trained network read back from what we saved - an ML.NET model .zip or the ONNX graph inside it - with its
-/// architecture, class names and every weight, ready to rebuild as a trainable TorchSharp module (for example to
-/// continue training through a trainer's <c>InitialModel</c> option).
+/// architecture, every weight and the task's metadata (a classifier's class names), ready to rebuild as a trainable
+/// TorchSharp module (for example to continue training through a trainer's <c>InitialModel</c> option).
 /// </summary>
 public sealed class MixtureHeadsCheckpoint
 {
@@ -22,8 +22,14 @@ public sealed class MixtureHeadsCheckpoint
             throw new InvalidDataException($"{source}: format version {version}; this library reads version {ExportedModel.FormatVersion}.");
         Kind = Required(graph, ExportedModel.KindKey, source);
         ConfigJson = Required(graph, ExportedModel.ConfigKey, source);
-        ClassNames = ModelJson.Deserialize<string[]>(Required(graph, ExportedModel.ClassesKey, source), source);
+        ClassNames = graph.Metadata.TryGetValue(Training.ClassificationObjective.ClassesKey, out string? classes)
+            ? ModelJson.Deserialize<string[]>(classes, source)
+            : null;
+        Source = source;
     }
+
+    /// <summary>Where the checkpoint was read from, for messages.</summary>
+    internal string Source { get; }
 
     /// <summary>The model family, e.g. "vision_transformer".</summary>
     public string Kind { get; }
@@ -31,8 +37,12 @@ public sealed class MixtureHeadsCheckpoint
     /// <summary>The architecture as JSON.</summary>
     public string ConfigJson { get; }
 
-    /// <summary>Class names in label-key order.</summary>
-    public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>The architecture.</summary>
+    /// <exception cref="InvalidDataException">The kind is unknown here or the JSON is not one of its configs.</exception>
+    public ModelConfig Config => ModelRegistry.ReadConfig(Kind, ConfigJson);
+
+    /// <summary>A classifier's class names in label-key order; null for a model of another task.</summary>
+    public IReadOnlyList<string>? ClassNames { get; }
 
     /// <summary>Reads an exported ONNX graph.</summary>
     /// <exception cref="InvalidDataException">The bytes are not a graph exported by this library.</exception>
@@ -77,12 +87,21 @@ public sealed class MixtureHeadsCheckpoint
         throw new InvalidDataException($"{zipPath}: no Microsoft.ML.MixtureHeads model inside (no ONNX stage with our metadata).");
     }
 
-    /// <summary>Builds the network this checkpoint describes and loads every trained weight into it.</summary>
-    public ClassifierNetwork CreateNetwork()
+    /// <summary>Builds the network this checkpoint describes (through <see cref="ModelRegistry"/>) and loads every trained weight into it.</summary>
+    /// <exception cref="InvalidDataException">The kind is unknown here, the architecture invalid, or a weight missing or of another shape.</exception>
+    public IMixtureHeadsNetwork CreateNetwork()
     {
-        var network = ClassifierNetworks.Create(Kind, ConfigJson);
-        OnnxStateDict.LoadInto(network, _graph);
-        return network;
+        var network = ModelRegistry.Create(Kind, ConfigJson);
+        try
+        {
+            OnnxStateDict.LoadInto(network.Module, _graph);
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
     }
 
     private static string Required(OnnxModel graph, string key, string source) =>

@@ -6,7 +6,7 @@ namespace Microsoft.ML.MixtureHeads.Text;
 /// <summary>
 /// The input side of an exported text model: stage token ids [batch, sequence] in, compact ids and the key-padding
 /// mask out, with the vocabulary as an initializer so the saved model needs no state outside its graph.
-/// <see cref="TokenBatch"/> is the same mapping in C# for training tensors.
+/// <see cref="VocabularyLookup"/> is the same mapping inside the network.
 /// </summary>
 internal static class TokenInputOnnx
 {

@@ -1,25 +1,16 @@
 namespace Microsoft.ML.MixtureHeads.Training;
 
 /// <summary>
-/// Options every Mixture-of-Heads trainer shares: columns, optimisation recipe (AdamW, linear warmup + cosine,
-/// label smoothing, gradient clipping, balance loss), validation and early stopping, progress and cancellation.
+/// Options every Mixture-of-Heads trainer shares, whatever its task: the optimisation recipe (AdamW, linear warmup +
+/// cosine, gradient clipping, balance loss), data handling, validation and early stopping, progress and cancellation.
 /// Public fields with documented defaults, in ML.NET's style.
 /// </summary>
 public abstract class TrainerOptionsBase
 {
-    /// <summary>The label column: a key type (use <c>MapValueToKey</c>); the class count comes from it. Default "Label".</summary>
-    public string LabelColumnName = "Label";
-
-    /// <summary>The output column of class probabilities. Default "Score".</summary>
-    public string ScoreColumnName = "Score";
-
-    /// <summary>The output key column of the predicted class. Default "PredictedLabel".</summary>
-    public string PredictedLabelColumnName = "PredictedLabel";
-
-    /// <summary>Passes over the training data. Default 10.</summary>
+    /// <summary>Passes over the training data. Default 10 (a trainer may set its own).</summary>
     public int Epochs = 10;
 
-    /// <summary>Examples per optimizer step. Default 64.</summary>
+    /// <summary>Examples per optimizer step. Default 64 (a trainer may set its own).</summary>
     public int BatchSize = 64;
 
     /// <summary>Peak learning rate of AdamW. Default 1e-3.</summary>
@@ -34,9 +25,6 @@ public abstract class TrainerOptionsBase
     /// <summary>The learning rate at the end of the cosine decay, as a fraction of the peak. Default 0.01.</summary>
     public double MinLearningRateRatio = 0.01;
 
-    /// <summary>Label smoothing of the cross-entropy loss. Default 0.1.</summary>
-    public double LabelSmoothing = 0.1;
-
     /// <summary>Gradient clipping by global L2 norm; 0 turns it off. Default 1.0.</summary>
     public double GradientClipNorm = 1.0;
 
@@ -46,15 +34,23 @@ public abstract class TrainerOptionsBase
     /// <summary>Random seed for initialisation, shuffling, augmentation and dropout; null takes the MLContext's seed (or 0).</summary>
     public int? Seed;
 
-    /// <summary>libtorch intra-op threads; null leaves libtorch's default (the core count).</summary>
+    /// <summary>libtorch intra-op threads during Fit (restored afterwards); null leaves libtorch's default (the core count).</summary>
     public int? Threads;
 
     /// <summary>"cpu", "cuda", "cuda:1", ... or "auto" (CUDA when TorchSharp has it, else CPU). Default "auto".</summary>
     public string Device = "auto";
 
     /// <summary>
-    /// Data to validate on at the end of each epoch: the trainer's input column, and a label column holding either the
-    /// class names as text (the raw data, before <c>MapValueToKey</c>) or the training data's key type. Default none.
+    /// Decoded training and validation examples up to this size are kept in memory and shuffled there each epoch;
+    /// larger data is streamed from the <c>IDataView</c> every epoch through a bounded shuffle pool instead, so memory
+    /// stays bounded whatever the row count. Default 2 GiB.
+    /// </summary>
+    public long MaxInMemoryDataBytes = 2L << 30;
+
+    /// <summary>
+    /// Data to validate on at the end of each epoch: the trainer's input columns, and for a classifier a label column
+    /// holding either the class names as text (the raw data, before <c>MapValueToKey</c>) or the training data's key type.
+    /// Default none.
     /// </summary>
     public IDataView? ValidationSet;
 
@@ -62,18 +58,21 @@ public abstract class TrainerOptionsBase
     /// validation (0 = none). Default 0.</summary>
     public double ValidationFraction;
 
-    /// <summary>Stop after this many epochs without a better validation accuracy and restore the best epoch's
+    /// <summary>Stop after this many epochs without a better validation result and restore the best epoch's
     /// weights; 0 turns early stopping off. Needs validation data. Default 0.</summary>
     public int EarlyStoppingPatience;
 
     /// <summary>Stop at the first step after this much training time and keep the model so far. Default none.</summary>
     public TimeSpan? MaxTrainingTime;
 
-    /// <summary>Receives progress reports every <see cref="LogEverySteps"/> steps and at each epoch end.</summary>
+    /// <summary>Receives progress reports (see <see cref="LogEverySteps"/>, <see cref="ReportInterval"/>) and one at each epoch end.</summary>
     public Action<TrainingMetrics>? MetricsCallback;
 
     /// <summary>Step reports are made every this many optimizer steps. Default 50.</summary>
     public int LogEverySteps = 50;
+
+    /// <summary>A step report is also made when this much time has passed since the last report. Default 10 seconds.</summary>
+    public TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
 
     /// <summary>Cancels training at the next step; Fit then returns the model trained so far.</summary>
     public CancellationToken CancellationToken;

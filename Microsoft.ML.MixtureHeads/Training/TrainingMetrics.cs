@@ -16,11 +16,11 @@ public enum TrainingPhase
 /// <param name="Epochs">Planned epochs.</param>
 /// <param name="Step">Optimizer steps taken so far (all epochs).</param>
 /// <param name="TotalSteps">Planned optimizer steps.</param>
-/// <param name="Loss">Mean task loss (cross-entropy) over the steps since the last report.</param>
+/// <param name="Loss">Mean task loss (a classifier's cross-entropy) over the steps since the last report.</param>
 /// <param name="BalanceLoss">Mean unweighted balance loss over the same steps (0 when no layer routes).</param>
-/// <param name="Accuracy">Training accuracy over the same steps (on augmented inputs).</param>
-/// <param name="ValidationLoss">Mean cross-entropy over the whole validation set (end of epoch only).</param>
-/// <param name="ValidationAccuracy">Accuracy over the whole validation set (end of epoch only).</param>
+/// <param name="Accuracy">Training accuracy over the same steps (on augmented inputs); null when the task has none.</param>
+/// <param name="ValidationLoss">Mean task loss over the whole validation set (end of epoch only).</param>
+/// <param name="ValidationAccuracy">Accuracy over the whole validation set (end of epoch only, when the task has one).</param>
 /// <param name="LearningRate">The learning rate of the last step.</param>
 /// <param name="HeadUsage">Per attention layer, per head: the share of tokens that used the head over the same steps.</param>
 /// <param name="Elapsed">Wall time since training started.</param>
@@ -34,7 +34,7 @@ public sealed record TrainingMetrics(
     int TotalSteps,
     double Loss,
     double BalanceLoss,
-    double Accuracy,
+    double? Accuracy,
     double? ValidationLoss,
     double? ValidationAccuracy,
     double LearningRate,
@@ -46,8 +46,11 @@ public sealed record TrainingMetrics(
     /// <summary>One line for logs: epoch, step, loss, accuracy, learning rate, ETA.</summary>
     public override string ToString()
     {
-        string validation = ValidationAccuracy is { } va ? $" | val loss {ValidationLoss:F4} acc {va:P2}" : "";
+        string accuracy = Accuracy is { } a ? FormattableString.Invariant($" acc {a:P1}") : "";
+        string validation = ValidationLoss is { } vl
+            ? FormattableString.Invariant($" | val loss {vl:F4}") + (ValidationAccuracy is { } va ? FormattableString.Invariant($" acc {va:P2}") : "")
+            : "";
         return FormattableString.Invariant(
-            $"epoch {Epoch}/{Epochs} step {Step}/{TotalSteps} | loss {Loss:F4} bal {BalanceLoss:F3} acc {Accuracy:P1}{validation} | lr {LearningRate:E2} | {SamplesPerSecond:F0}/s | {Elapsed:hh\\:mm\\:ss} elapsed, ETA {EstimatedRemaining:hh\\:mm\\:ss}");
+            $"epoch {Epoch}/{Epochs} step {Step}/{TotalSteps} | loss {Loss:F4} bal {BalanceLoss:F3}{accuracy}{validation} | lr {LearningRate:E2} | {SamplesPerSecond:F0}/s | {Elapsed:hh\\:mm\\:ss} elapsed, ETA {EstimatedRemaining:hh\\:mm\\:ss}");
     }
 }

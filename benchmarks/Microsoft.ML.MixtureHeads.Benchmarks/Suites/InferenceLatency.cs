@@ -13,11 +13,11 @@ namespace Microsoft.ML.MixtureHeads.Benchmarks;
 internal sealed record InferenceLatency(double TorchSharpBatch1, double TorchSharpBatch64, double ZipPredictionEngine, double ZipTransform64, double BatchedTransform64)
 {
     /// <summary>Measures all five on the first 64 rows of <paramref name="rows"/>.</summary>
-    public static InferenceLatency Measure<TRow>(ClassifierNetwork network, Tensor networkInput64, ITransformer fitted, DataViewSchema schema,
+    public static InferenceLatency Measure<TRow>(IMixtureHeadsNetwork<Tensor> network, Tensor networkInput64, ITransformer fitted, DataViewSchema schema,
         IReadOnlyList<TRow> rows, bool quick) where TRow : class, new()
     {
         int iterations = quick ? 3 : 15;
-        network.eval();
+        network.Module.eval();
         double torch1, torch64;
         using (no_grad())
         {

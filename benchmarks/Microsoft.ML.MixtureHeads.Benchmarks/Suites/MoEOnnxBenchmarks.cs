@@ -42,7 +42,7 @@ public sealed class MoEOnnxBenchmarks : IBenchmarkSuite
             manual_seed(1);
             var layer = new MultiHeadMoE(moeOptions);
             layer.eval();
-            using var sparse = new OnnxSession(Graph(layer, (g, x) => layer.EmitOnnx(g, x, "moe")), options);
+            using var sparse = new OnnxSession(Graph(layer, (g, x) => layer.EmitOnnx(g, new OnnxSequenceInput(x), "moe")), options);
             using var dense = new OnnxSession(Graph(layer, (g, x) => EmitDense(layer, g, x, stacked: false)), options);
             using var stacked = moeOptions.ExpertLinear == LinearKind.Dense
                 ? new OnnxSession(Graph(layer, (g, x) => EmitDense(layer, g, x, stacked: true)), options)
@@ -80,17 +80,17 @@ public sealed class MoEOnnxBenchmarks : IBenchmarkSuite
     {
         var o = layer.Options;
         var tokenRows = graph.Reshape(x, -1, o.Dim);
-        if (layer.multi_heads is not null) tokenRows = graph.Linear(layer.multi_heads, tokenRows, "moe.multi_heads");
+        if (layer.multi_heads is not null) tokenRows = layer.multi_heads.EmitOnnx(graph, tokenRows, "moe.multi_heads");
         var sub = graph.Reshape(tokenRows, -1, o.SubTokenDim);                                       // [S, f]
-        var probs = graph.Softmax(graph.Linear(layer.wg, sub, "moe.wg"), axis: -1);                  // [S, E]
+        var probs = graph.Softmax(layer.wg.EmitOnnx(graph, sub, "moe.wg"), axis: -1);                  // [S, E]
         var (gates, choices) = graph.TopK(probs, o.TopK);
         var weights = graph.ScatterElements(graph.ConstantOfShape(graph.Shape(probs), 0f), choices, gates, axis: 1);   // [S, E]
 
         string outputs;                                                                              // [E, S, f]
         if (stacked)
         {
-            string Stack(Func<SwiGLU, nn.Module<Tensor, Tensor>> projection, string name) => graph.Concat(0, layer.experts
-                .Select((e, i) => graph.Unsqueeze(graph.Transpose(graph.Initializer($"moe.experts.{i}.{name}.weight", ((TorchSharp.Modules.Linear)projection(e)).weight), 1, 0), 0))
+            string Stack(Func<SwiGLU, Projection> projection, string name) => graph.Concat(0, layer.experts
+                .Select((e, i) => graph.Unsqueeze(graph.Transpose(graph.Initializer($"moe.experts.{i}.{name}.weight", projection(e).Weight), 1, 0), 0))
                 .ToArray());
             var hidden = graph.Mul(graph.MatMul(sub, Stack(e => e.fc1, "fc1")), graph.Silu(graph.MatMul(sub, Stack(e => e.fc3, "fc3"))));   // [E, S, hidden]
             outputs = graph.MatMul(hidden, Stack(e => e.fc2, "fc2"));
@@ -101,7 +101,7 @@ public sealed class MoEOnnxBenchmarks : IBenchmarkSuite
         }
         var combined = graph.ReduceSum(graph.Mul(outputs, graph.Unsqueeze(graph.Transpose(weights, 1, 0), -1)), [0], keepDims: false);   // [S, f]
         var merged = graph.Reshape(combined, -1, o.Dim);
-        if (layer.out_proj is not null) merged = graph.Linear(layer.out_proj, merged, "moe.out_proj");
+        if (layer.out_proj is not null) merged = layer.out_proj.EmitOnnx(graph, merged, "moe.out_proj");
         return graph.Reshape(merged, graph.Shape(x));
     }
 }

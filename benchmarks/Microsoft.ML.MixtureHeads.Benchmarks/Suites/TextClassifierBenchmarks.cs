@@ -35,7 +35,7 @@ public sealed class TextClassifierBenchmarks : IBenchmarkSuite
             "architecture", "TorchSharp batch 1", "TorchSharp batch 64", "zip PredictionEngine (1)", "zip Transform 64 (row by row)", "batched Transform 64 (ONNX Runtime)");
         foreach (string name in Architectures)
         {
-            var config = ModelRegistry.TextEncoder(name);
+            var config = ModelRegistry.Get<TextEncoderConfig>(name);
             double tokensPerMail = trainTexts.Average(m => Math.Min(TextTokenIds.Encode(m.Text).Length, config.MaxLength));
             var reports = new List<TrainingMetrics>();
             var clock = Stopwatch.StartNew();
@@ -48,11 +48,11 @@ public sealed class TextClassifierBenchmarks : IBenchmarkSuite
                     : 2 * matrix.PerClassPrecision[c] * matrix.PerClassRecall[c] / (matrix.PerClassPrecision[c] + matrix.PerClassRecall[c]));
             double mailsPerSecond = reports.Where(r => r.Phase == TrainingPhase.EpochEnd).Average(r => r.SamplesPerSecond);
             var network = model.LastTransformer.Network;
-            quality.Add(name, $"{config.ActiveHeadPercent}%", config.FeedForward.ToString(), $"{network.parameters().Sum(p => p.numel()) / 1e6:F2}M",
+            quality.Add(name, $"{config.ActiveHeadPercent}%", config.FeedForward.ToString(), $"{network.Module.parameters().Sum(p => p.numel()) / 1e6:F2}M",
                 $"{metrics.MicroAccuracy:P2}", $"{macroF1:P2}", $"{wall:mm\\:ss}", mailsPerSecond * tokensPerMail);
 
             using var scope = NewDisposeScope();
-            var ids = TokenBatch.StageIds(testRows.Select(r => TextTokenIds.Encode(r.Text)).ToList(), config.MaxLength);
+            var ids = new TokenInput("ids", config.MaxLength).Collate(testRows.Select(r => TextTokenIds.Encode(r.Text)).ToList()).ToTensor(CPU);
             var l = InferenceLatency.Measure(network, ids, model, split.TrainSet.Schema, testRows, settings.Quick);
             latency.Add(name, l.TorchSharpBatch1, l.TorchSharpBatch64, l.ZipPredictionEngine, l.ZipTransform64, l.BatchedTransform64);
         }

@@ -46,7 +46,7 @@ public sealed class VisionTransformerBenchmarks : IBenchmarkSuite
             var network = model.LastTransformer.Network;
             var config = ((MoHVisionTransformer)network).Config;
             double throughput = reports.Where(r => r.Phase == TrainingPhase.EpochEnd).Average(r => r.SamplesPerSecond);
-            accuracy.Add(name, $"{config.ActiveHeadPercent}%", $"{network.parameters().Sum(p => p.numel()) / 1e6:F2}M", $"{metrics.MicroAccuracy:P2}",
+            accuracy.Add(name, $"{config.ActiveHeadPercent}%", $"{network.Module.parameters().Sum(p => p.numel()) / 1e6:F2}M", $"{metrics.MicroAccuracy:P2}",
                 $"{wall:mm\\:ss}", throughput, model.LastTransformer.TrainingSummary.Epochs.Count);
 
             using var scope = NewDisposeScope();
@@ -68,13 +68,13 @@ public sealed class VisionTransformerBenchmarks : IBenchmarkSuite
         using var scope = NewDisposeScope();
         var images = rand(128, 1, 28, 28) * 255;
         var labels = randint(0, 10, [128]);
-        var networks = Architectures.Select(n => new MoHVisionTransformer(ModelRegistry.VisionTransformer(n))).ToList();
+        var networks = Architectures.Select(n => new MoHVisionTransformer(ModelRegistry.Get<VisionTransformerConfig>(n))).ToList();
         var optimizers = networks.Select(n => new AdamWOptimizer([new(n.parameters().ToList(), WeightDecay: 0.05)])).ToList();
         var steps = networks.Select((network, i) => (Action)(() =>
         {
             using var stepScope = NewDisposeScope();
             var output = network.forward(images);
-            var loss = F.cross_entropy(output.Logits, labels) + (output.BalanceLoss is null ? zeros(1).sum() : 0.01 * output.BalanceLoss);
+            var loss = F.cross_entropy(output.Output, labels) + (output.BalanceLoss is null ? zeros(1).sum() : 0.01 * output.BalanceLoss);
             optimizers[i].ZeroGrad();
             loss.backward();
             optimizers[i].Step(1e-3);

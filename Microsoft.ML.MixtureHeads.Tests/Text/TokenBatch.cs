@@ -1,6 +1,7 @@
+using Microsoft.ML.MixtureHeads.Text;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.MixtureHeads.Text;
+namespace Microsoft.ML.MixtureHeads.Tests.Text;
 
 /// <summary>Rows of stage token ids to the padded compact-id tensor a text model trains on: the same truncation
 /// and mapping the exported graph applies (<see cref="TokenInputOnnx"/>).</summary>

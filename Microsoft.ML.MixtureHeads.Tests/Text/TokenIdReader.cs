@@ -1,6 +1,7 @@
+using Microsoft.ML.MixtureHeads.Text;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.MixtureHeads.Text;
+namespace Microsoft.ML.MixtureHeads.Tests.Text;
 
 /// <summary>Reads the token id column of an <see cref="IDataView"/> (for building the vocabulary and the training tensors).</summary>
 internal static class TokenIdReader

@@ -1,0 +1,197 @@
+using System.Collections;
+using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Models;
+using Microsoft.ML.MixtureHeads.Training;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Microsoft.ML.MixtureHeads.Estimators;
+
+/// <summary>One labelled example: the network input of a row and its 0-based class.</summary>
+internal readonly record struct LabeledRow<TRow>(TRow Input, long Label);
+
+/// <summary>The training and validation batches of one Fit, and how they are held.</summary>
+internal sealed record ClassifierData(IBatchSource<ClassificationBatch> Train, IBatchSource<ClassificationBatch>? Validation,
+    long TrainRows, long ValidationRows, bool InMemory);
+
+/// <summary>Collects the network input of consecutive scoring rows into an ONNX Runtime batch.</summary>
+internal interface IScoringInput
+{
+    /// <summary>The column read (the ONNX input name).</summary>
+    string Column { get; }
+
+    /// <summary>Starts reading from <paramref name="cursor"/> (a new batch).</summary>
+    void Begin(DataViewRowCursor cursor);
+
+    /// <summary>Appends the cursor's current row.</summary>
+    void AddCurrentRow();
+
+    /// <summary>The rows added since the last build, as one ONNX value [rows, ...].</summary>
+    NamedOnnxValue Build();
+}
+
+/// <summary>
+/// What a classifier trainer supplies for one Fit: the ML.NET stages to its network input, how that input is read
+/// and batched, and how the network is built. Reading is the same for every modality: labels are counted and
+/// checked in one pass, validation rows are held out by position, and examples are kept in memory or streamed.
+/// </summary>
+internal abstract class ClassifierPlan
+{
+    /// <summary>Standard (or stateless) ML.NET stages that produce <see cref="InputColumn"/>; null when the user's column is used as it is.</summary>
+    public abstract IEstimator<ITransformer>? Stages { get; }
+
+    /// <summary>The column the network reads (also the ONNX input name).</summary>
+    public abstract string InputColumn { get; }
+
+    /// <summary>Columns the stages add that the fitted model drops again.</summary>
+    public abstract IReadOnlyList<string> TemporaryColumns { get; }
+
+    /// <summary>Reads the featurised training data (and validation data) into batch sources.</summary>
+    public abstract ClassifierData Read(IDataView train, IDataView? validation, Func<DataViewRowCursor, Func<long>>? validationLabels,
+        string labelColumn, ClassifierOptionsBase options, int seed);
+
+    /// <summary>A freshly initialised network for the classes; it may learn what it needs from the training inputs (a vocabulary).</summary>
+    public abstract IMixtureHeadsNetwork<TorchSharp.torch.Tensor> CreateNetwork(IReadOnlyList<string> classNames);
+
+    /// <summary>A new scoring batch builder over the same input adapter.</summary>
+    public abstract IScoringInput CreateScoringInput();
+}
+
+/// <summary>A <see cref="ClassifierPlan"/> whose rows are <typeparamref name="TRow"/>s.</summary>
+/// <param name="stages">The stages to the network input, or null.</param>
+/// <param name="input">Reads and batches the network input column.</param>
+/// <param name="temporaryColumns">Columns the stages add.</param>
+/// <param name="bytesPerRow">The memory of one kept row when known up front (fixed-size inputs), else null.</param>
+/// <param name="createNetwork">Builds the network for the class names, reading the training inputs if it needs to.</param>
+internal sealed class ClassifierPlan<TRow>(
+    IEstimator<ITransformer>? stages,
+    IInputAdapter<TRow> input,
+    IReadOnlyList<string> temporaryColumns,
+    long? bytesPerRow,
+    Func<IReadOnlyList<string>, Func<IEnumerable<TRow>>, IMixtureHeadsNetwork<TorchSharp.torch.Tensor>> createNetwork) : ClassifierPlan
+{
+    private ExampleSource<LabeledRow<TRow>>? _train;
+
+    public override IEstimator<ITransformer>? Stages => stages;
+
+    public override string InputColumn => input.Column;
+
+    public override IReadOnlyList<string> TemporaryColumns => temporaryColumns;
+
+    public override ClassifierData Read(IDataView train, IDataView? validation, Func<DataViewRowCursor, Func<long>>? validationLabels,
+        string labelColumn, ClassifierOptionsBase options, int seed)
+    {
+        Func<DataViewRowCursor, Func<long>> trainingLabels = cursor => LabelColumn.KeyReader(cursor, labelColumn, "training");
+        long rows = CountRows(train, labelColumn, trainingLabels);
+        if (rows == 0) throw new ArgumentException("The training data has no rows.", nameof(train));
+
+        BitArray? heldOut = null;
+        if (validation is null && options.ValidationFraction > 0)
+        {
+            long held = (long)Math.Round(rows * options.ValidationFraction);
+            if (held < 1 || held >= rows)
+                throw new ArgumentException($"ValidationFraction {options.ValidationFraction} of {rows} rows leaves no training or no validation rows.", nameof(options));
+            heldOut = HeldOutRows(rows, held, seed);
+        }
+        int pool = Math.Max(16 * options.BatchSize, 1024);
+        ExampleSource<LabeledRow<TRow>> Source(IDataView data, Func<DataViewRowCursor, Func<long>> labels, Func<long, bool>? keep, long count, string dataSet) =>
+            ExampleSource<LabeledRow<TRow>>.Create(() => ReadRows(data, labelColumn, labels, keep, dataSet), count,
+                row => input.SizeInBytes(row.Input) + 8, options.MaxInMemoryDataBytes, bytesPerRow + 8, pool);
+
+        long heldCount = heldOut is null ? 0 : CountTrue(heldOut);
+        _train = Source(train, trainingLabels, heldOut is null ? null : row => !heldOut[(int)row], rows - heldCount, "training");
+        var heldRows = heldOut is null ? null : Source(train, trainingLabels, row => heldOut[(int)row], heldCount, "validation");
+        if (validation is not null)
+        {
+            long validationRows = CountRows(validation, labelColumn, validationLabels!);
+            if (validationRows == 0) throw new ArgumentException("The validation data has no rows.", nameof(validation));
+            heldRows = Source(validation, validationLabels!, null, validationRows, "validation");
+        }
+
+        var trainBatches = new BatchSource<LabeledRow<TRow>, ClassificationBatch>(_train, options.BatchSize, shuffle: true, seed, Collate);
+        var validationBatches = heldRows is null ? null : new BatchSource<LabeledRow<TRow>, ClassificationBatch>(heldRows, options.BatchSize, shuffle: false, seed, Collate);
+        return new ClassifierData(trainBatches, validationBatches, _train.Count, heldRows?.Count ?? 0, _train.InMemory && (heldRows?.InMemory ?? true));
+    }
+
+    public override IMixtureHeadsNetwork<TorchSharp.torch.Tensor> CreateNetwork(IReadOnlyList<string> classNames)
+    {
+        var train = _train ?? throw new InvalidOperationException("Read the data before creating the network.");
+        return createNetwork(classNames, () => train.InOrder().Select(row => row.Input));
+    }
+
+    public override IScoringInput CreateScoringInput() => new ScoringInput(input);
+
+    private ClassificationBatch Collate(IReadOnlyList<LabeledRow<TRow>> rows) =>
+        new(input.Collate(rows.Select(r => r.Input).ToList()), rows.Select(r => r.Label).ToArray());
+
+    private IEnumerable<LabeledRow<TRow>> ReadRows(IDataView data, string labelColumn, Func<DataViewRowCursor, Func<long>> labels, Func<long, bool>? keep, string dataSet)
+    {
+        var schema = data.Schema;
+        using var cursor = data.GetRowCursor([schema[input.Column], schema[labelColumn]]);
+        var readInput = input.CreateReader(cursor, dataSet);
+        var readLabel = labels(cursor);
+        while (cursor.MoveNext())
+        {
+            if (keep is not null && !keep(cursor.Position)) continue;
+            long label = readLabel();
+            yield return new LabeledRow<TRow>(readInput(), label);
+        }
+    }
+
+    /// <summary>Rows of <paramref name="data"/>, reading (and so checking) every label but no input.</summary>
+    private static long CountRows(IDataView data, string labelColumn, Func<DataViewRowCursor, Func<long>> labels)
+    {
+        using var cursor = data.GetRowCursor([data.Schema[labelColumn]]);
+        var readLabel = labels(cursor);
+        long rows = 0;
+        while (cursor.MoveNext())
+        {
+            readLabel();
+            rows++;
+        }
+        return rows;
+    }
+
+    /// <summary><paramref name="held"/> of <paramref name="rows"/> row positions drawn uniformly from <paramref name="seed"/>.</summary>
+    private static BitArray HeldOutRows(long rows, long held, int seed)
+    {
+        if (rows > int.MaxValue) throw new ArgumentException($"ValidationFraction splits at most {int.MaxValue} rows; the data has {rows}. Pass a ValidationSet instead.");
+        var random = new Random(unchecked(seed + 1));
+        var chosen = new BitArray((int)rows);
+        for (long j = rows - held; j < rows; j++)     // Floyd's sampling: held distinct positions, each subset equally likely
+        {
+            int candidate = random.Next((int)j + 1);
+            chosen[chosen[candidate] ? (int)j : candidate] = true;
+        }
+        return chosen;
+    }
+
+    private static long CountTrue(BitArray bits)
+    {
+        long count = 0;
+        foreach (bool bit in bits) if (bit) count++;
+        return count;
+    }
+
+    private sealed class ScoringInput(IInputAdapter<TRow> input) : IScoringInput
+    {
+        private readonly List<TRow> _rows = [];
+        private Func<TRow>? _read;
+
+        public string Column => input.Column;
+
+        public void Begin(DataViewRowCursor cursor)
+        {
+            _read = input.CreateReader(cursor, "scoring");
+            _rows.Clear();
+        }
+
+        public void AddCurrentRow() => _rows.Add(_read!());
+
+        public NamedOnnxValue Build()
+        {
+            var batch = input.Collate(_rows).ToOnnx(input.Column);
+            _rows.Clear();
+            return batch;
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using Microsoft.ML.MixtureHeads.Onnx;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.MixtureHeads.Layers;
+
+/// <summary>
+/// TorchSharp's <c>nn.Conv2d</c> with square kernels, zero padding and no groups made exportable: the same parameters
+/// (<c>weight</c> [out, in, k, k], optional <c>bias</c>) and initialisation (taken from a fresh <c>nn.Conv2d</c>), the
+/// same forward, and ONNX Conv.
+/// </summary>
+public sealed class ExportableConv2d : ExportableModule
+{
+    /// <summary>The kernel [out, in, k, k].</summary>
+    public readonly Parameter weight;
+
+    /// <summary>The bias [out], or null.</summary>
+    public readonly Parameter? bias;
+
+    /// <summary>Kernel side.</summary>
+    public long KernelSize { get; }
+
+    /// <summary>Stride in both dimensions.</summary>
+    public long Stride { get; }
+
+    /// <summary>Zero padding on every side.</summary>
+    public long Padding { get; }
+
+    /// <summary>Creates the convolution, initialised as <c>nn.Conv2d</c>.</summary>
+    public ExportableConv2d(long inChannels, long outChannels, long kernelSize, long stride = 1, long padding = 0, bool hasBias = true)
+        : base(nameof(ExportableConv2d))
+    {
+        if (kernelSize < 1 || stride < 1 || padding < 0)
+            throw new ArgumentException($"Conv2d needs kernelSize >= 1, stride >= 1 and padding >= 0; got {kernelSize}, {stride}, {padding}.", nameof(kernelSize));
+        (KernelSize, Stride, Padding) = (kernelSize, stride, padding);
+        using var source = nn.Conv2d(inChannels, outChannels, kernelSize, stride: stride, padding: padding, bias: hasBias);
+        using (no_grad())
+        {
+            weight = new Parameter(source.weight.detach().clone());
+            if (source.bias is { } b) bias = new Parameter(b.detach().clone());
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>Output channels.</summary>
+    public long OutChannels => weight.shape[0];
+
+    /// <summary>Input channels.</summary>
+    public long InChannels => weight.shape[1];
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x)
+    {
+        if (x.dim() != 4 || x.shape[1] != InChannels)
+            throw new ArgumentException($"Conv2d expects [B, {InChannels}, H, W], got [{string.Join(", ", x.shape)}].", nameof(x));
+        return nn.functional.conv2d(x, weight, bias, strides: [Stride, Stride], padding: [Padding, Padding]);   // [B, out, H', W']
+    }
+
+    /// <inheritdoc />
+    public override string EmitOnnx(OnnxGraphBuilder graph, string input, string prefix)
+    {
+        using var scope = graph.Scope(prefix);
+        var w = graph.Initializer(OnnxGraphBuilder.ParameterName(prefix, "weight"), weight);
+        var b = bias is null ? null : graph.Initializer(OnnxGraphBuilder.ParameterName(prefix, "bias"), bias);
+        return graph.Conv(input, w, b, [KernelSize, KernelSize], [Stride, Stride], [Padding, Padding, Padding, Padding], [1, 1]);
+    }
+}
