@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Datasets;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Data;
 

@@ -1,4 +1,4 @@
-using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Datasets;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Data;
 

@@ -1,5 +1,5 @@
 using Microsoft.ML.Data;
-using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Datasets;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Data;
 

@@ -1,5 +1,5 @@
 using Microsoft.ML.Data;
-using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Estimators;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Estimators;

@@ -1,5 +1,5 @@
 using Microsoft.ML.Data;
-using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Estimators;
 using Microsoft.ML.MixtureHeads.Persistence;
 using Microsoft.ML.MixtureHeads.Training;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Microsoft.ML.Data;
-using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Estimators;
 using Microsoft.ML.MixtureHeads.Tests.Infrastructure;
 using Microsoft.ML.MixtureHeads.Tests.Parity;

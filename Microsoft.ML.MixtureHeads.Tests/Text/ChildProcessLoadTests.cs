@@ -50,7 +50,8 @@ public sealed class ChildProcessLoadTests : IDisposable
 
         var vocabulary = CompactVocabulary.Build(mails.Take(400).Select(m => TextTokenIds.Encode(m.Text)), minCount: 2);
         var g = new OnnxGraphBuilder();
-        var (compact, _) = TokenInputOnnx.Emit(g, TextTokenization.TokenIdsColumn, vocabulary, maxLength: 256);
+        using var lookup = new VocabularyLookup(vocabulary);
+        var (compact, _) = TokenInputOnnx.Emit(g, TextTokenization.TokenIdsColumn, lookup, maxLength: 256);
         g.Output(compact, "CompactIds", OnnxElementType.Int64, "batch", "length");
         string onnxFile = Path.Combine(_work.FullName, "input.onnx");
         File.WriteAllBytes(onnxFile, g.ToBytes());

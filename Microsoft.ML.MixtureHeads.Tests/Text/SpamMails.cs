@@ -1,4 +1,4 @@
-using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Text;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Text;

@@ -17,7 +17,8 @@ public sealed class TokenInputOnnxTests : IDisposable
     private static byte[] InputGraph(CompactVocabulary vocabulary, int maxLength)
     {
         var g = new OnnxGraphBuilder();
-        var (ids, mask) = TokenInputOnnx.Emit(g, Input, vocabulary, maxLength);
+        using var lookup = new VocabularyLookup(vocabulary);
+        var (ids, mask) = TokenInputOnnx.Emit(g, Input, lookup, maxLength);
         g.Output(ids, "CompactIds", OnnxElementType.Int64, "batch", "length");
         g.Output(mask, "Mask", OnnxElementType.Bool, "batch", "length");
         return g.ToBytes();

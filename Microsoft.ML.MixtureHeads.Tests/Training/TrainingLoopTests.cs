@@ -1,4 +1,4 @@
-using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Tests.Estimators;
 using Microsoft.ML.MixtureHeads.Training;

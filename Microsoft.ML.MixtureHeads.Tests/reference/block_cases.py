@@ -17,3 +17,39 @@ def conv_stem(s, t):
             x = F.gelu(x)
     y = x.flatten(2).transpose(1, 2)
     return {"y": y, **grads_of((y * t["grad_y"]).sum(), p)}
+
+
+def modulate(x, shift, scale):
+    """DiT's modulate: x * (1 + scale) + shift, the vectors broadcast over the tokens."""
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+@case("conditioned_block")
+def conditioned_block(s, t):
+    """A DiT block (adaLN-Zero): the condition c [B, C_cond] gives six vectors through SiLU + Linear; both halves
+    are modulated, non-affine LayerNorm (eps 1e-6) before them, gated residuals after. MoH attention, GELU MLP."""
+    import moh_cases
+
+    names = [n for n in t if n.split(".")[0] in ("attn", "mlp", "adaLN_modulation")]
+    p = leaves(t, names + ["x", "c"])
+    x, c = p["x"], p["c"]
+    dim = x.shape[-1]
+    modulation = F.linear(F.silu(c), p["adaLN_modulation.1.weight"], p["adaLN_modulation.1.bias"])
+    shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = modulation.chunk(6, dim=1)
+
+    attention = {n[len("attn."):]: v for n, v in p.items() if n.startswith("attn.")}
+    h = modulate(F.layer_norm(x, (dim,), eps=1e-6), shift_a, scale_a)
+    attended, gates, l_aux = moh_cases.moh_attention_forward(s, attention, h, None)
+    x = x + gate_a.unsqueeze(1) * attended
+
+    h = modulate(F.layer_norm(x, (dim,), eps=1e-6), shift_m, scale_m)
+    mlp = F.linear(F.gelu(F.linear(h, p["mlp.fc1.weight"], p["mlp.fc1.bias"])), p["mlp.fc2.weight"], p["mlp.fc2.bias"])
+    y = x + gate_m.unsqueeze(1) * mlp
+
+    objective = (y * t["grad_y"]).sum()
+    out = {"y": y, "gates": gates}
+    if l_aux is not None:
+        objective = objective + moh_cases.BALANCE_COEFFICIENT * l_aux
+        out["balance_loss"] = l_aux
+    out.update(grads_of(objective, p))
+    return out

@@ -21,8 +21,9 @@ public static class ParameterInit
             throw new ArgumentException($"[{a}, {b}] keeps too little of N({mean}, {std}^2) for redrawing to be quick.", nameof(a));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        using Scalar lower = a.ToScalar(), upper = b.ToScalar();
         tensor.normal_(mean, std);
-        for (var outside = tensor.lt(a).logical_or_(tensor.gt(b)); outside.any().item<bool>(); outside = tensor.lt(a).logical_or_(tensor.gt(b)))
+        for (var outside = tensor.lt(lower).logical_or_(tensor.gt(upper)); outside.any().item<bool>(); outside = tensor.lt(lower).logical_or_(tensor.gt(upper)))
             tensor.copy_(where(outside, empty_like(tensor).normal_(mean, std), tensor));
         return tensor;
     }

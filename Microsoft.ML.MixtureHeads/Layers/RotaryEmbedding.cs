@@ -9,7 +9,7 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// head vector are rotated by angle position x theta^(-2i/D). No parameters; the cos/sin tables are non-persistent
 /// buffers, so they follow the module across devices but never enter a state dict.
 /// </summary>
-public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>
+public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>, IOnnxExportable<string>
 {
     private readonly Tensor cos; // [MaxLength, HeadDim]
     private readonly Tensor sin; // [MaxLength, HeadDim]
@@ -79,6 +79,9 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>
         var rotatedHalf = graph.Concat(-1, graph.Neg(halves[1]), halves[0]);                        // [..., N, D]
         return graph.Add(graph.Mul(x, Table(cos)), graph.Mul(rotatedHalf, Table(sin)));
     }
+
+    /// <summary>The same as <see cref="EmitOnnx(OnnxGraphBuilder, string)"/>: the tables are constants, not parameters, so no prefix names them.</summary>
+    string IOnnxExportable<string>.EmitOnnx(OnnxGraphBuilder graph, string input, string prefix) => EmitOnnx(graph, input);
 
     /// <summary>
     /// Rotates rows of <paramref name="x"/> [..., M, D] that sit at arbitrary sequence <paramref name="positions"/>

@@ -96,7 +96,7 @@ public sealed class MoHTextEncoder : MixtureHeadsNetwork<Tensor, TextEncoderConf
     /// <summary>Declares the token-id input [batch, sequence] (int64) and emits the forward; returns the logits [batch, classes].</summary>
     public override string EmitOnnx(OnnxGraphBuilder graph, params string[] inputNames)
     {
-        var (ids, mask) = TokenInputOnnx.Emit(graph, SingleInput(inputNames, nameof(MoHTextEncoder)), vocabulary.Vocabulary, Config.MaxLength);   // [B, L] each
+        var (ids, mask) = TokenInputOnnx.Emit(graph, SingleInput(inputNames, nameof(MoHTextEncoder)), vocabulary, Config.MaxLength);   // [B, L] each
         string x = tok_embeddings.EmitOnnx(graph, ids, "tok_embeddings");                                     // [B, L, D]
         if (pos_embed is not null)
         {

@@ -70,7 +70,7 @@ public sealed class MoHVisionTransformer : MixtureHeadsNetwork<Tensor, VisionTra
         if (pixels.dim() != 4 || pixels.shape[1] != config.Channels || pixels.shape[2] != config.ImageSize || pixels.shape[3] != config.ImageSize)
             throw new ArgumentException($"Expected pixels [B, {config.Channels}, {config.ImageSize}, {config.ImageSize}], got [{string.Join(", ", pixels.shape)}].", nameof(pixels));
 
-        var x = (pixels / Scalars.Of(255.0) - Scalars.Of(config.PixelMean)) / Scalars.Of(config.PixelStd);   // [B, C, H, W], normalised
+        var x = (pixels / Scalars.Of(255.0)).Plus(-config.PixelMean) / Scalars.Of(config.PixelStd);   // [B, C, H, W], normalised
         var tokens = patch_embed.call(x);                                      // [B, N, D]
         if (cls_token is not null)
             tokens = cat([cls_token.expand(tokens.shape[0], 1, config.Dim), tokens], dim: 1);   // [B, 1 + N, D]

@@ -19,17 +19,14 @@ internal static class TokenInputOnnx
     /// space count as unknown.
     /// </summary>
     /// <returns>Compact ids [batch, min(sequence, maxLength)] (int64) and the mask of the same shape (bool, true = real token).</returns>
-    public static (string Ids, string Mask) Emit(OnnxGraphBuilder g, string inputName, CompactVocabulary vocabulary, int maxLength)
+    public static (string Ids, string Mask) Emit(OnnxGraphBuilder g, string inputName, VocabularyLookup vocabulary, int maxLength)
     {
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(vocabulary);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
         string stageIds = g.Input(inputName, OnnxElementType.Int64, "batch", "sequence");
         string kept = g.Slice(stageIds, starts: [0], ends: [maxLength], axes: [1]);                           // [B, L]
-        string inRange = g.And(g.GreaterOrEqual(kept, g.Scalar(0L)), g.Less(kept, g.Scalar(vocabulary.StageIdSpace)));
-        using var table = tensor(vocabulary.ToLookupTable());
-        string gathered = g.Gather(g.Initializer(LookupTableName, table), g.Where(inRange, kept, g.Scalar(0L)));
-        string ids = g.Where(inRange, gathered, g.Scalar(CompactVocabulary.Unknown));                        // [B, L]
+        string ids = vocabulary.EmitOnnx(g, kept, "vocabulary");                                              // [B, L]
         string mask = g.Not(g.Equal(ids, g.Scalar(CompactVocabulary.Padding)));                              // [B, L]
         return (ids, mask);
     }

@@ -10,20 +10,22 @@
 // `dotnet run examples/apps/image-classification.cs` trains for a few minutes; add `-- --quick` for a short check.
 
 // References
-// `#:project` references this repository's library and `#:package TorchSharp-cpu` adds TorchSharp's CPU backend (its
-// version comes from the repository's `Directory.Packages.props`). `PublishAot=false` turns off native AOT publishing,
-// which file-based apps default to and ML.NET cannot use: it generates code at run time. Outside this repository, use
-// `#:package Microsoft.ML.MixtureHeads@0.1.0` from the `local-feed` folder that `./build.sh pack` fills (add it as a
-// NuGet source) and `#:package TorchSharp-cpu@0.107.0`. `--quick` (or `MIXTUREHEADS_QUICK=1`) trains on a small subset,
-// to check that everything works.
+// `#:project` references this repository's library and its dataset readers, and `#:package TorchSharp-cpu` adds
+// TorchSharp's CPU backend (its version comes from the repository's `Directory.Packages.props`). `PublishAot=false`
+// turns off native AOT publishing, which file-based apps default to and ML.NET cannot use: it generates code at run
+// time. Outside this repository, use `#:package Microsoft.ML.MixtureHeads@0.1.0` from the `local-feed` folder that
+// `./build.sh pack` fills (add it as a NuGet source) and `#:package TorchSharp-cpu@0.107.0`, and read your own data
+// where this sample reads Fashion-MNIST (the readers are not packaged). `--quick` (or `MIXTUREHEADS_QUICK=1`) trains on
+// a small subset, to check that everything works.
 
 #:project ../../Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj
+#:project ../../Microsoft.ML.MixtureHeads.Datasets/Microsoft.ML.MixtureHeads.Datasets.csproj
 #:package TorchSharp-cpu
 #:property PublishAot=false
 
 using Microsoft.ML;
 using Microsoft.ML.MixtureHeads;
-using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Estimators;
 
 bool quick = args.Contains("--quick") || Environment.GetEnvironmentVariable("MIXTUREHEADS_QUICK") == "1";

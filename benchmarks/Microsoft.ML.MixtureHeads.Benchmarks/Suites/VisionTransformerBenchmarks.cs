@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.Data;
-using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Estimators;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Training;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Microsoft.ML.MixtureHeads.Data;
+namespace Microsoft.ML.MixtureHeads.Datasets;
 
 /// <summary>One SpamAssassin mail as an ML.NET row.</summary>
 public sealed class SpamAssassinMessage

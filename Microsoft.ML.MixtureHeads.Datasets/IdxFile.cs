@@ -1,6 +1,6 @@
 using System.IO.Compression;
 
-namespace Microsoft.ML.MixtureHeads.Data;
+namespace Microsoft.ML.MixtureHeads.Datasets;
 
 /// <summary>Reads unsigned-byte IDX files (the MNIST family's format), plain or gzipped.</summary>
 /// <remarks>Header: two zero bytes, type code 0x08 (unsigned byte), rank, then rank big-endian int32 sizes.</remarks>

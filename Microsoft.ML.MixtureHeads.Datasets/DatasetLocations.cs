@@ -1,4 +1,4 @@
-namespace Microsoft.ML.MixtureHeads.Data;
+namespace Microsoft.ML.MixtureHeads.Datasets;
 
 /// <summary>Where `./build.sh deps` installs the real datasets; every reader also takes an explicit path.</summary>
 public static class DatasetLocations

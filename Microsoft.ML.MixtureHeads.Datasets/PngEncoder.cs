@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace Microsoft.ML.MixtureHeads.Data;
+namespace Microsoft.ML.MixtureHeads.Datasets;
 
 /// <summary>Encodes 8-bit grayscale images as PNG, so image pipelines see bytes like a user's own files.</summary>
 public static class PngEncoder

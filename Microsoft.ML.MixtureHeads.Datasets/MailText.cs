@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Microsoft.ML.MixtureHeads.Data;
+namespace Microsoft.ML.MixtureHeads.Datasets;
 
 /// <summary>Turns a raw RFC 822 mail into readable text: the decoded subject and the text of its body parts.</summary>
 /// <remarks>Deliberately small: unfolds headers, decodes RFC 2047 encoded words, quoted-printable and base64,

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.MixtureHeads.Data;
+namespace Microsoft.ML.MixtureHeads.Datasets;
 
 /// <summary>Which Fashion-MNIST files to read.</summary>
 public enum FashionMnistSplit

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.MixtureHeads.Data;
+namespace Microsoft.ML.MixtureHeads.Datasets;
 
 /// <summary>A dataset file exists but its content is not what the reader expects (truncated, corrupt, wrong format).</summary>
 public sealed class InvalidDatasetException : IOException

@@ -1,0 +1,140 @@
+using Microsoft.ML.MixtureHeads.Layers;
+using Microsoft.ML.MixtureHeads.Models;
+using Microsoft.ML.MixtureHeads.Onnx;
+using Microsoft.ML.MixtureHeads.Tests.Onnx;
+using Microsoft.ML.MixtureHeads.Tests.Parity;
+using Microsoft.ML.MixtureHeads.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.MixtureHeads.Tests.Models;
+
+/// <summary>
+/// Walks every module of every registered model: hooks record what each exportable module reads and returns during
+/// the model's eval forward, then each module alone is emitted to ONNX (under its state-dict path) and run in ONNX
+/// Runtime on what it read, which must give what it returned. Every module with parameters must be exportable, and
+/// every exportable module with state must have run (an MH-MoE layer's experts run grouped, inside the layer's check).
+/// </summary>
+public sealed class ModuleWalkTests
+{
+    public static TheoryData<string> Names() => new(ModelRegistry.List());
+
+    /// <summary>One call of one module: how to check its emission against what it returned.</summary>
+    private sealed record Call(string Path, Action<OnnxParity> Check);
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Every_exportable_module_gives_its_eval_forward_in_onnx_runtime(string name)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(31);
+        var (network, input) = Build(ModelRegistry.Get<ModelConfig>(name));
+        var calls = new List<Call>();
+        var hooks = network.Module.named_modules().Select(m => Record(m.name, m.module, calls)).Where(h => h is not null).ToList();
+        network.Module.eval();
+        using (no_grad()) network.forward(input);
+        foreach (var remove in hooks) remove!();
+
+        var exportable = network.Module.named_modules().Where(m => IsExportable(m.module)).Select(m => m.name).ToHashSet();
+        var withParameters = network.Module.named_modules()
+            .Where(m => m.module.named_parameters(recurse: false).Any() && m.name.Length > 0).Select(m => m.name);
+        var notExportable = withParameters.Where(path => !exportable.Contains(path)).ToList();
+        Assert.True(notExportable.Count == 0, $"modules with parameters that emit no ONNX: {string.Join(", ", notExportable)}");
+        // Experts and routers inside an MH-MoE layer run as one grouped computation, not module by module: the layer's
+        // own check covers them. Modules without state (rotary tables) are helpers their layer calls directly.
+        var ran = calls.Select(c => c.Path).ToHashSet();
+        var moeLayers = network.Module.named_modules().Where(m => m.module is MultiHeadMoE).Select(m => m.name + ".").ToList();
+        var stateless = network.Module.named_modules().Where(m => !m.module.state_dict().Any()).Select(m => m.name).ToHashSet();
+        var neverRun = exportable.Where(path => !ran.Contains(path) && !stateless.Contains(path) && !moeLayers.Any(path.StartsWith)).ToList();
+        Assert.True(neverRun.Count == 0, $"exportable modules the forward never called (through call()): {string.Join(", ", neverRun)}");
+        foreach (var call in calls)
+        {
+            var check = new OnnxParity();
+            call.Check(check);
+            check.Check();
+        }
+        network.Dispose();
+    }
+
+    private static bool IsExportable(nn.Module module) => module is IOnnxExportable<string> or IOnnxExportable<OnnxSequenceInput>;
+
+    /// <summary>A registered network and an input batch for it (text: a vocabulary of 300 tokens, padded rows).</summary>
+    private static (IMixtureHeadsNetwork<Tensor> Network, Tensor Input) Build(ModelConfig config)
+    {
+        switch (config)
+        {
+            case VisionTransformerConfig vision:
+                return (new MoHVisionTransformer(vision), rand(3, vision.Channels, vision.ImageSize, vision.ImageSize) * 255);
+            case TextEncoderConfig text:
+                var random = new Random(5);
+                long[] Row(int length) => [TextTokenIds.Start, .. Enumerable.Range(0, length - 1).Select(_ => (long)random.Next(3, 400))];
+                var vocabulary = CompactVocabulary.Build(Enumerable.Range(0, 50).Select(_ => Row(30)), minCount: 1, maxSize: 300);
+                var network = new MoHTextEncoder(text with { MaxLength = 40, VocabularySize = vocabulary.Size, Classes = 3 }, vocabulary);
+                var ids = new MixtureHeads.Data.TokenInput("ids", 40).Collate([Row(12), Row(30), Row(1)]).ToTensor(CPU);
+                return (network, ids);
+            default:
+                throw new NotSupportedException($"The walk has no input for {config.GetType().Name}; add one.");
+        }
+    }
+
+    /// <summary>Hooks <paramref name="module"/> to record each call as a check; returns how to remove the hook, or null for a module that does not emit.</summary>
+    private static Action? Record(string path, nn.Module module, List<Call> calls)
+    {
+        switch (module)
+        {
+            case MoHAttention attention:
+                return attention.register_forward_hook((_, input, output) =>
+                {
+                    var (x, mask, rotary) = (Keep(input.X), input.KeyPaddingMask is { } m ? Keep(m) : null, input.Rotary);
+                    var expected = Keep(output.Output);
+                    calls.Add(new Call(path, check =>
+                    {
+                        string? maskInput = mask is null ? null : check.Input("mask", mask);
+                        var y = attention.EmitOnnx(check.Graph, new OnnxSequenceInput(check.Input("x", x), maskInput, rotary), path);
+                        check.Expect(path, RealTokensOnly(check, y, maskInput), RealTokensOnly(expected, mask), Tolerance.Reduction);
+                    }));
+                    return output;
+                }).remove;
+            case MultiHeadMoE moe:
+                return moe.register_forward_hook((_, x, mask, output) =>
+                {
+                    var (input, keep, expected) = (Keep(x), mask is null ? null : Keep(mask), Keep(output.Output));
+                    calls.Add(new Call(path, check => check.Expect(path,
+                        moe.EmitOnnx(check.Graph, new OnnxSequenceInput(check.Input("x", input), keep is null ? null : check.Input("mask", keep)), path),
+                        expected, Tolerance.Reduction)));
+                    return output;
+                }).remove;
+            case TransformerBlock block:
+                return block.register_forward_hook((_, input, condition, output) =>
+                {
+                    var (x, mask, rotary, expected) = (Keep(input.X), input.KeyPaddingMask is { } m ? Keep(m) : null, input.Rotary, Keep(output.X));
+                    calls.Add(new Call(path, check =>
+                    {
+                        string? maskInput = mask is null ? null : check.Input("mask", mask);
+                        var y = block.EmitOnnx(check.Graph, new OnnxSequenceInput(check.Input("x", x), maskInput, rotary), path);
+                        check.Expect(path, RealTokensOnly(check, y, maskInput), RealTokensOnly(expected, mask), Tolerance.Reduction);
+                    }));
+                    return output;
+                }).remove;
+            case nn.Module<Tensor, Tensor> tensorModule when module is IOnnxExportable<string> exportable:
+                return tensorModule.register_forward_hook((_, input, output) =>
+                {
+                    var (x, expected) = (Keep(input), Keep(output));
+                    calls.Add(new Call(path, check => check.Expect(path, exportable.EmitOnnx(check.Graph, check.Input("x", x), path), expected, Tolerance.Reduction)));
+                    return output;
+                }).remove;
+            default:
+                return null;
+        }
+    }
+
+    // Padding tokens are zero vectors in a text model, so their routing is an exact tie that libtorch and ONNX Runtime
+    // may break differently; their outputs are never read. Compare the real tokens [B, N, C] only.
+    private static Tensor RealTokensOnly(Tensor y, Tensor? mask) => mask is null ? y : y * mask.unsqueeze(-1).to(y.dtype);
+
+    private static string RealTokensOnly(OnnxParity check, string y, string? mask) =>
+        mask is null ? y : check.Graph.Mul(y, check.Graph.Unsqueeze(check.Graph.Cast(mask, OnnxElementType.Float), -1));
+
+    /// <summary>A copy that outlives the forward's dispose scopes.</summary>
+    private static Tensor Keep(Tensor t) => t.detach().clone();
+}
