@@ -28,9 +28,7 @@ public sealed class ImageClassificationEndToEndTests(ImageFolderFixture fixture)
         """;
 
     private static readonly (string, string)[] StandardPackages =
-    [
-        ("Microsoft.ML", "5.0.1"), ("Microsoft.ML.ImageAnalytics", "5.0.1"), ("Microsoft.ML.OnnxTransformer", "5.0.1"), ("Microsoft.ML.OnnxRuntime", "1.31.1"),
-    ];
+        PackageVersions.Pinned("Microsoft.ML", "Microsoft.ML.ImageAnalytics", "Microsoft.ML.OnnxTransformer", "Microsoft.ML.OnnxRuntime");
 
     private IDataView TestData(MLContext ml) => ml.Data.LoadFromEnumerable(fixture.TestFiles);
 

@@ -16,7 +16,7 @@ public sealed class ElfVersionNeedPatcherTests : IDisposable
         string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured
             ? configured
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        string path = Path.Combine(packages, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        string path = Path.Combine(packages, "torchsharp", Infrastructure.PackageVersions.Of("TorchSharp"), "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
         Assert.True(File.Exists(path), $"TorchSharp's shipped library not found at {path}");
         return path;
     }

@@ -32,7 +32,7 @@ public sealed class PackageConsumerTests
                   <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable></PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="Microsoft.ML.MixtureHeads" Version="{version}" />
-                    <PackageReference Include="TorchSharp-cpu" Version="0.107.0" />
+                    <PackageReference Include="TorchSharp-cpu" Version="{Infrastructure.PackageVersions.Of("TorchSharp-cpu")}" />
                   </ItemGroup>
                 </Project>
                 """);

@@ -67,7 +67,7 @@ public sealed class ChildProcessLoadTests : IDisposable
         string textsFile = Path.Combine(_work.FullName, "texts.json");
         File.WriteAllText(textsFile, JsonSerializer.Serialize(texts));
 
-        using var app = ChildProject.Create("text-ids", ChildProgram, [("Microsoft.ML", "5.0.1")], ["Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj"]);
+        using var app = ChildProject.Create("text-ids", ChildProgram, PackageVersions.Pinned("Microsoft.ML"), ["Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj"]);
         string printed = app.Run(zip, textsFile, columns[0], columns[1]);
 
         var lines = printed.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
