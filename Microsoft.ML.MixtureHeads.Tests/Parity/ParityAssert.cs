@@ -45,8 +45,10 @@ public static class ParityAssert
         for (int i = 0; i < expected.Length; i++)
         {
             double diff = Math.Abs(actual[i] - expected[i]);
-            bool ok = diff <= tolerance.Absolute + tolerance.Relative * Math.Abs(expected[i]) || actual[i].Equals(expected[i]);
-            if (double.IsNaN(actual[i]) != double.IsNaN(expected[i])) ok = false;
+            // An infinite or NaN reference must be met exactly: a relative tolerance of infinity would pass anything.
+            bool ok = double.IsFinite(expected[i])
+                ? diff <= tolerance.Absolute + tolerance.Relative * Math.Abs(expected[i])
+                : actual[i].Equals(expected[i]);
             maxAbs = Math.Max(maxAbs, double.IsNaN(diff) ? double.PositiveInfinity : diff);
             if (expected[i] != 0) maxRel = Math.Max(maxRel, diff / Math.Abs(expected[i]));
             if (ok) continue;

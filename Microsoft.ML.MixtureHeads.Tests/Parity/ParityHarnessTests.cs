@@ -26,6 +26,24 @@ public sealed class ParityHarnessTests
     }
 
     [Fact]
+    public void An_infinite_or_nan_reference_is_met_only_by_the_same_value()
+    {
+        using var scope = NewDisposeScope();
+        var reference = tensor(new[] { float.PositiveInfinity, float.NegativeInfinity, float.NaN, 1f });
+        ParityAssert.Close("same", reference, reference.clone(), Tolerance.Fp32);
+        foreach (int i in new[] { 0, 1, 2 })
+        {
+            var ours = reference.clone();
+            ours[i] = tensor(3f);
+            var error = Assert.Throws<ParityMismatchException>(() => ParityAssert.Close($"element {i}", reference, ours, Tolerance.Fp32));
+            Assert.Contains("1 of 4 elements differ", error.Message);
+        }
+        var flipped = reference.clone();
+        flipped[0] = tensor(float.NegativeInfinity);
+        Assert.Throws<ParityMismatchException>(() => ParityAssert.Close("sign of infinity", reference, flipped, Tolerance.Fp32));
+    }
+
+    [Fact]
     public void A_shape_mismatch_is_reported()
     {
         using var scope = NewDisposeScope();

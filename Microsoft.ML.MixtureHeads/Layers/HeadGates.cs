@@ -29,9 +29,8 @@ internal static class HeadGates
         if (topK == 0) return new HeadGateValues(shared!, null, null);                      // dense-weighted: h_s == H
 
         var probabilities = softmax(wg!.call(tokens), 1);                                 // [T, E] over all routed heads
-        var selected = TopKMask(probabilities, topK);                                        // [T, E] 0/1
-        var kept = probabilities * selected;
-        var routed = kept / kept.sum(1, keepdim: true).clamp_min(Scalars.Of(Float32Epsilon)) * Scalars.Of((long)topK); // selected gates average 1
+        var (selected, renormalised) = RenormalisedTopK(probabilities, topK);                // [T, E] each
+        var routed = renormalised * Scalars.Of((long)topK);                                  // selected gates average 1
         if (shared is null) return new HeadGateValues(routed, probabilities, selected);
 
         var alpha = softmax(wg_0!.call(tokens), 1) * Scalars.Of(2L);                      // [T, 2]
@@ -56,6 +55,15 @@ internal static class HeadGates
         if (sharedHeads == 0) return new HeadGateValues(routed, scores, selected);
         var shared = ones(routed.shape[0], sharedHeads, routed.dtype, routed.device);         // [T, h_s]
         return new HeadGateValues(cat([shared, routed], 1), scores, selected);
+    }
+
+    /// <summary>The top-<paramref name="k"/> mask of each row of <paramref name="probabilities"/> [T, E] and the selected
+    /// probabilities renormalised to sum to 1 (eps-clamped, as the official code), 0 elsewhere.</summary>
+    public static (Tensor Selected, Tensor Gates) RenormalisedTopK(Tensor probabilities, int k)
+    {
+        var selected = TopKMask(probabilities, k);                                          // [T, E] 0/1
+        var kept = probabilities * selected;
+        return (selected, kept / kept.sum(1, keepdim: true).clamp_min(Scalars.Of(Float32Epsilon)));
     }
 
     /// <summary>1 at the <paramref name="k"/> largest entries of each row, 0 elsewhere. [T, E] -> [T, E].</summary>
