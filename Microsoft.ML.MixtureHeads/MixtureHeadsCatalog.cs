@@ -9,10 +9,10 @@ namespace Microsoft.ML.MixtureHeads;
 
 /// <summary>
 /// Entry points in ML.NET's style: <c>mlContext.MulticlassClassification.Trainers.MoHImageClassification(...)</c> /
-/// <c>MoHTextClassification(...)</c> and the shortcuts <c>mlContext.MoHImageClassifier(...)</c> /
-/// <c>mlContext.MoHTextClassifier(...)</c>, each with flat arguments or an <c>Options</c> object. The flat arguments
-/// start as ML.NET's <c>ImageClassification</c> does (label, features, score, predicted label, validation set), and
-/// their defaults are the <c>Options</c> defaults.
+/// <c>MoHTextClassification(...)</c>, each with flat arguments or an <c>Options</c> object, and the shortcuts
+/// <c>mlContext.MoHImageClassifier(options)</c> / <c>mlContext.MoHTextClassifier(options)</c>. The flat arguments start
+/// as ML.NET's <c>ImageClassification</c> does (label, features, score, predicted label, validation set), and their
+/// defaults are the <c>Options</c> defaults.
 /// </summary>
 public static class MixtureHeadsCatalog
 {
@@ -27,90 +27,48 @@ public static class MixtureHeadsCatalog
     /// <param name="epochs">Passes over the training data.</param>
     /// <param name="batchSize">Images per optimizer step.</param>
     /// <param name="learningRate">Peak AdamW learning rate.</param>
-    public static MoHImageClassificationTrainer MoHImageClassification(
-        this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = "Label",
-        string imageColumnName = "Image",
-        string scoreColumnName = "Score",
-        string predictedLabelColumnName = "PredictedLabel",
-        IDataView? validationSet = null,
-        string architecture = ImageOptions.DefaultArchitecture,
-        int epochs = ImageOptions.DefaultEpochs,
-        int batchSize = ImageOptions.DefaultBatchSize,
-        double learningRate = ImageOptions.DefaultLearningRate) =>
-        new(EnvironmentOf(catalog), Common(new ImageOptions { ImageColumnName = imageColumnName },
-            labelColumnName, scoreColumnName, predictedLabelColumnName, validationSet, architecture, epochs, batchSize, learningRate));
+    public static MoHImageClassificationTrainer MoHImageClassification(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string imageColumnName = "Image", string scoreColumnName = "Score", string predictedLabelColumnName = "PredictedLabel",
+        IDataView? validationSet = null, string architecture = ImageOptions.DefaultArchitecture, int epochs = ImageOptions.DefaultEpochs,
+        int batchSize = ImageOptions.DefaultBatchSize, double learningRate = ImageOptions.DefaultLearningRate) =>
+        new(EnvironmentOf(catalog), Common(new ImageOptions { ImageColumnName = imageColumnName }, labelColumnName, scoreColumnName, predictedLabelColumnName, validationSet, architecture, epochs, batchSize, learningRate));
 
     /// <summary>A Mixture-of-Head attention vision transformer image classifier with every option.</summary>
     public static MoHImageClassificationTrainer MoHImageClassification(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ImageOptions options) =>
         new(EnvironmentOf(catalog), options);
 
-    /// <summary>Shortcut for <c>mlContext.MulticlassClassification.Trainers.MoHImageClassification(...)</c>, with the same arguments.</summary>
-    public static MoHImageClassificationTrainer MoHImageClassifier(
-        this MLContext mlContext,
-        string labelColumnName = "Label",
-        string imageColumnName = "Image",
-        string scoreColumnName = "Score",
-        string predictedLabelColumnName = "PredictedLabel",
-        IDataView? validationSet = null,
-        string architecture = ImageOptions.DefaultArchitecture,
-        int epochs = ImageOptions.DefaultEpochs,
-        int batchSize = ImageOptions.DefaultBatchSize,
-        double learningRate = ImageOptions.DefaultLearningRate) =>
-        new(CheckContext(mlContext), Common(new ImageOptions { ImageColumnName = imageColumnName },
-            labelColumnName, scoreColumnName, predictedLabelColumnName, validationSet, architecture, epochs, batchSize, learningRate));
+    /// <summary>Shortcut for <c>mlContext.MulticlassClassification.Trainers.MoHImageClassification(options)</c>; default options when none are given.</summary>
+    public static MoHImageClassificationTrainer MoHImageClassifier(this MLContext mlContext, ImageOptions? options = null) =>
+        new(CheckContext(mlContext), options ?? new ImageOptions());
 
-    /// <summary>Shortcut for <c>mlContext.MulticlassClassification.Trainers.MoHImageClassification(options)</c>.</summary>
-    public static MoHImageClassificationTrainer MoHImageClassifier(this MLContext mlContext, ImageOptions options) => new(CheckContext(mlContext), options);
-
-    /// <summary>A Mixture-of-Head attention text classifier.</summary>
+    /// <summary>A Mixture-of-Head attention text classifier. The arguments come in the order of Microsoft.ML.TorchSharp's
+    /// <c>TextClassification</c> (label, sentence 1, score, predicted label, sentence 2, batch size, epochs, validation set).</summary>
     /// <param name="catalog">ML.NET's multiclass trainers.</param>
     /// <param name="labelColumnName">Key-typed label column.</param>
     /// <param name="textColumnName">The text column.</param>
     /// <param name="scoreColumnName">Output column of class probabilities.</param>
     /// <param name="predictedLabelColumnName">Output key column of the predicted class.</param>
+    /// <param name="secondTextColumnName">A second text column for sentence pairs, or null.</param>
+    /// <param name="batchSize">Texts per optimizer step.</param>
+    /// <param name="epochs">Passes over the training data.</param>
     /// <param name="validationSet">Optional data to validate on after each epoch.</param>
     /// <param name="architecture">A registered architecture, e.g. "moh_text_tiny_75".</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="batchSize">Texts per optimizer step.</param>
     /// <param name="learningRate">Peak AdamW learning rate.</param>
-    public static MoHTextClassificationTrainer MoHTextClassification(
-        this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = "Label",
-        string textColumnName = "Text",
-        string scoreColumnName = "Score",
-        string predictedLabelColumnName = "PredictedLabel",
-        IDataView? validationSet = null,
-        string architecture = TextOptions.DefaultArchitecture,
-        int epochs = TextOptions.DefaultEpochs,
-        int batchSize = TextOptions.DefaultBatchSize,
-        double learningRate = TextOptions.DefaultLearningRate) =>
-        new(EnvironmentOf(catalog), Common(new TextOptions { TextColumnName = textColumnName },
-            labelColumnName, scoreColumnName, predictedLabelColumnName, validationSet, architecture, epochs, batchSize, learningRate));
+    public static MoHTextClassificationTrainer MoHTextClassification(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string textColumnName = "Text", string scoreColumnName = "Score", string predictedLabelColumnName = "PredictedLabel",
+        string? secondTextColumnName = null, int batchSize = TextOptions.DefaultBatchSize, int epochs = TextOptions.DefaultEpochs, IDataView? validationSet = null,
+        string architecture = TextOptions.DefaultArchitecture, double learningRate = TextOptions.DefaultLearningRate) =>
+        new(EnvironmentOf(catalog), Common(new TextOptions { TextColumnName = textColumnName, SecondTextColumnName = secondTextColumnName }, labelColumnName, scoreColumnName, predictedLabelColumnName, validationSet, architecture, epochs, batchSize, learningRate));
 
     /// <summary>A Mixture-of-Head attention text classifier with every option.</summary>
     public static MoHTextClassificationTrainer MoHTextClassification(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, TextOptions options) =>
         new(EnvironmentOf(catalog), options);
 
-    /// <summary>Shortcut for <c>mlContext.MulticlassClassification.Trainers.MoHTextClassification(...)</c>, with the same arguments.</summary>
-    public static MoHTextClassificationTrainer MoHTextClassifier(
-        this MLContext mlContext,
-        string labelColumnName = "Label",
-        string textColumnName = "Text",
-        string scoreColumnName = "Score",
-        string predictedLabelColumnName = "PredictedLabel",
-        IDataView? validationSet = null,
-        string architecture = TextOptions.DefaultArchitecture,
-        int epochs = TextOptions.DefaultEpochs,
-        int batchSize = TextOptions.DefaultBatchSize,
-        double learningRate = TextOptions.DefaultLearningRate) =>
-        new(CheckContext(mlContext), Common(new TextOptions { TextColumnName = textColumnName },
-            labelColumnName, scoreColumnName, predictedLabelColumnName, validationSet, architecture, epochs, batchSize, learningRate));
-
-    /// <summary>Shortcut for <c>mlContext.MulticlassClassification.Trainers.MoHTextClassification(options)</c>.</summary>
-    public static MoHTextClassificationTrainer MoHTextClassifier(this MLContext mlContext, TextOptions options) => new(CheckContext(mlContext), options);
+    /// <summary>Shortcut for <c>mlContext.MulticlassClassification.Trainers.MoHTextClassification(options)</c>; default options when none are given.</summary>
+    public static MoHTextClassificationTrainer MoHTextClassifier(this MLContext mlContext, TextOptions? options = null) =>
+        new(CheckContext(mlContext), options ?? new TextOptions());
 
     /// <summary>Fills the options every classifier's flat overload shares.</summary>
     private static TOptions Common<TOptions>(TOptions options, string label, string score, string predicted, IDataView? validationSet,
@@ -137,6 +95,6 @@ public static class MixtureHeadsCatalog
         return owner?.GetType().GetProperty("Environment", Any)?.GetValue(owner) as IHostEnvironment
             ?? throw new InvalidOperationException(
                 $"Could not find the MLContext behind {catalog.GetType().Name} (this ML.NET version keeps it elsewhere). " +
-                "Use the shortcut mlContext.MoHImageClassifier(...) / mlContext.MoHTextClassifier(...), which takes the MLContext itself.");
+                "Use the shortcut mlContext.MoHImageClassifier(options) / mlContext.MoHTextClassifier(options), which takes the MLContext itself.");
     }
 }

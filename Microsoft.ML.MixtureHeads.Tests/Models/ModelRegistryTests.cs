@@ -26,7 +26,7 @@ public sealed class ModelRegistryTests
         ModelRegistry.Register("test_my_vit", mine);   // the same again is fine
         Assert.Same(mine, ModelRegistry.Get<VisionTransformerConfig>("test_my_vit"));
         Assert.Equal("vision_transformer", ModelRegistry.KindOf(mine));
-        new MLContext().MoHImageClassifier(architecture: "test_my_vit");   // the trainer accepts the name
+        new MLContext().MoHImageClassifier(new() { Architecture = "test_my_vit" });   // the trainer accepts the name
 
         Assert.Contains("registered already", Assert.Throws<ArgumentException>(() => ModelRegistry.Register("test_my_vit", mine with { Depth = 3 })).Message);
         var wrongType = Assert.Throws<ArgumentOutOfRangeException>(() => ModelRegistry.Get<TextEncoderConfig>("test_my_vit"));

@@ -85,14 +85,7 @@ public sealed class ModuleWalkTests
             case MoHAttention attention:
                 return attention.register_forward_hook((_, input, output) =>
                 {
-                    var (x, mask, rotary) = (Keep(input.X), input.KeyPaddingMask is { } m ? Keep(m) : null, input.Rotary);
-                    var expected = Keep(output.Output);
-                    calls.Add(new Call(path, check =>
-                    {
-                        string? maskInput = mask is null ? null : check.Input("mask", mask);
-                        var y = attention.EmitOnnx(check.Graph, new OnnxSequenceInput(check.Input("x", x), maskInput, rotary), path);
-                        check.Expect(path, RealTokensOnly(check, y, maskInput), RealTokensOnly(expected, mask), Tolerance.Reduction);
-                    }));
+                    calls.Add(SequenceCall(path, input, output.Output, attention.EmitOnnx));
                     return output;
                 }).remove;
             case MultiHeadMoE moe:
@@ -105,15 +98,9 @@ public sealed class ModuleWalkTests
                     return output;
                 }).remove;
             case TransformerBlock block:
-                return block.register_forward_hook((_, input, condition, output) =>
+                return block.register_forward_hook((_, input, _, output) =>
                 {
-                    var (x, mask, rotary, expected) = (Keep(input.X), input.KeyPaddingMask is { } m ? Keep(m) : null, input.Rotary, Keep(output.X));
-                    calls.Add(new Call(path, check =>
-                    {
-                        string? maskInput = mask is null ? null : check.Input("mask", mask);
-                        var y = block.EmitOnnx(check.Graph, new OnnxSequenceInput(check.Input("x", x), maskInput, rotary), path);
-                        check.Expect(path, RealTokensOnly(check, y, maskInput), RealTokensOnly(expected, mask), Tolerance.Reduction);
-                    }));
+                    calls.Add(SequenceCall(path, input, output.X, block.EmitOnnx));
                     return output;
                 }).remove;
             case nn.Module<Tensor, Tensor> tensorModule when module is IOnnxExportable<string> exportable:
@@ -126,6 +113,18 @@ public sealed class ModuleWalkTests
             default:
                 return null;
         }
+    }
+
+    /// <summary>A check of an attention layer or block: emitted on what it read, compared on the real tokens.</summary>
+    private static Call SequenceCall(string path, AttentionInput input, Tensor output, Func<OnnxGraphBuilder, OnnxSequenceInput, string, string> emit)
+    {
+        var (x, mask, rotary, expected) = (Keep(input.X), input.KeyPaddingMask is { } m ? Keep(m) : null, input.Rotary, Keep(output));
+        return new Call(path, check =>
+        {
+            string? maskInput = mask is null ? null : check.Input("mask", mask);
+            var y = emit(check.Graph, new OnnxSequenceInput(check.Input("x", x), maskInput, rotary), path);
+            check.Expect(path, RealTokensOnly(check, y, maskInput), RealTokensOnly(expected, mask), Tolerance.Reduction);
+        });
     }
 
     // Padding tokens are zero vectors in a text model, so their routing is an exact tie that libtorch and ONNX Runtime

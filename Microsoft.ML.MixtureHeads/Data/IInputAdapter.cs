@@ -21,6 +21,9 @@ internal interface IInputAdapter<TRow>
     /// <summary>Memory a kept row takes, for the in-memory cache budget.</summary>
     long SizeInBytes(TRow row);
 
+    /// <summary>A row's length when rows vary in length (so batches of similar rows pad less), else null.</summary>
+    Func<TRow, int>? LengthOf { get; }
+
     /// <summary>The rows as one batch, [rows, ...].</summary>
     HostTensor Collate(IReadOnlyList<TRow> rows);
 }

@@ -38,6 +38,9 @@ internal sealed class PixelInput(string column, long[] rowShape) : IInputAdapter
     public long SizeInBytes(float[] row) => 4L * row.Length + 32;
 
     /// <inheritdoc />
+    public Func<float[], int>? LengthOf => null;
+
+    /// <inheritdoc />
     public HostTensor Collate(IReadOnlyList<float[]> rows)
     {
         var values = new float[rows.Count * _size];

@@ -5,7 +5,8 @@ namespace Microsoft.ML.MixtureHeads.Data;
 
 /// <summary>
 /// A variable-length int64 vector per row (token ids), kept to its first <paramref name="maxLength"/> ids and batched
-/// as [rows, L] padded with 0 to the longest row of the batch (L at least 1), not of the whole data set.
+/// as [rows, L] padded with 0 to the longest row of the batch (L at least 1), not of the whole data set; training
+/// batches group rows of similar length (see <see cref="BatchSource{TExample, TBatch}"/>).
 /// </summary>
 internal sealed class TokenInput(string column, int maxLength) : IInputAdapter<long[]>
 {
@@ -33,6 +34,9 @@ internal sealed class TokenInput(string column, int maxLength) : IInputAdapter<l
 
     /// <inheritdoc />
     public long SizeInBytes(long[] row) => 8L * row.Length + 32;
+
+    /// <inheritdoc />
+    public Func<long[], int>? LengthOf => row => row.Length;
 
     /// <inheritdoc />
     public HostTensor Collate(IReadOnlyList<long[]> rows)

@@ -107,8 +107,10 @@ internal sealed class ClassifierPlan<TRow>(
             heldRows = Source(validation, validationLabels!, null, validationRows, "validation");
         }
 
-        var trainBatches = new BatchSource<LabeledRow<TRow>, ClassificationBatch>(_train, options.BatchSize, shuffle: true, seed, Collate);
-        var validationBatches = heldRows is null ? null : new BatchSource<LabeledRow<TRow>, ClassificationBatch>(heldRows, options.BatchSize, shuffle: false, seed, Collate);
+        Func<LabeledRow<TRow>, int>? lengthOf = input.LengthOf is { } length ? row => length(row.Input) : null;
+        var trainBatches = new BatchSource<LabeledRow<TRow>, ClassificationBatch>(_train, options.BatchSize, shuffle: true, seed, Collate, lengthOf);
+        var validationBatches = heldRows is null ? null
+            : new BatchSource<LabeledRow<TRow>, ClassificationBatch>(heldRows, options.BatchSize, shuffle: false, seed, Collate, lengthOf);
         return new ClassifierData(trainBatches, validationBatches, _train.Count, heldRows?.Count ?? 0, _train.InMemory && (heldRows?.InMemory ?? true));
     }
 

@@ -20,18 +20,11 @@ public sealed class MoHImageClassificationTrainer
     public sealed class Options : ClassifierOptionsBase
     {
         internal const string DefaultArchitecture = "moh_vit_tiny_75";
-        internal const int DefaultEpochs = 10;
-        internal const int DefaultBatchSize = 64;
+        internal const int DefaultEpochs = 10, DefaultBatchSize = 64;
         internal const double DefaultLearningRate = 1e-3;
 
         /// <summary>Options with the image trainer's defaults: architecture "moh_vit_tiny_75", 10 epochs, batch 64, learning rate 1e-3.</summary>
-        public Options()
-        {
-            Architecture = DefaultArchitecture;
-            Epochs = DefaultEpochs;
-            BatchSize = DefaultBatchSize;
-            LearningRate = DefaultLearningRate;
-        }
+        public Options() : base(DefaultArchitecture, DefaultEpochs, DefaultBatchSize, DefaultLearningRate) { }
 
         /// <summary>The image column: encoded bytes, images or a pixel vector. Default "Image".</summary>
         public string ImageColumnName = "Image";

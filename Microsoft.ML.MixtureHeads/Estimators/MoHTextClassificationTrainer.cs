@@ -20,18 +20,11 @@ public sealed class MoHTextClassificationTrainer
     public sealed class Options : ClassifierOptionsBase
     {
         internal const string DefaultArchitecture = "moh_text_tiny_75";
-        internal const int DefaultEpochs = 3;
-        internal const int DefaultBatchSize = 32;
+        internal const int DefaultEpochs = 3, DefaultBatchSize = 32;
         internal const double DefaultLearningRate = 1e-3;
 
         /// <summary>Options with the text trainer's defaults: architecture "moh_text_tiny_75", 3 epochs, batch 32, learning rate 1e-3.</summary>
-        public Options()
-        {
-            Architecture = DefaultArchitecture;
-            Epochs = DefaultEpochs;
-            BatchSize = DefaultBatchSize;
-            LearningRate = DefaultLearningRate;
-        }
+        public Options() : base(DefaultArchitecture, DefaultEpochs, DefaultBatchSize, DefaultLearningRate) { }
 
         /// <summary>The text column. Default "Text".</summary>
         public string TextColumnName = "Text";

@@ -11,8 +11,7 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// between them, as in TransNeXt (the MoH-ViT backbone) and hybrid ViTs ("early convolutions help transformers see
 /// better"). With patch size p = 2^n it gives the same token grid as <see cref="PatchEmbedding"/>
 /// ([B, C, H, W] -> [B, (H/p)(W/p), dim]) but trains far faster on small data. Widths double up to <c>dim</c>: for
-/// p = 4, C -> dim/4 -> dim/2 -> dim. Measured on 20k Fashion-MNIST images, one epoch: 4x4 patches 60%, two stride-2
-/// convolutions 74%, with the stride-1 one in front 77%, for 5% more time.
+/// p = 4, C -> dim/4 -> dim/2 -> dim (why, measured: docs/decisions.md).
 /// Parameters: <c>convs.{i}.weight</c>, <c>convs.{i}.bias</c>.
 /// </summary>
 public sealed class ConvStem : ExportableModule

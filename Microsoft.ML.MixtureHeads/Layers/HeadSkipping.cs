@@ -10,30 +10,8 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// Equals the masked computation within fp32 rounding: a head a token did not select still supplies that token's
 /// key and value to the other tokens, so K and V are always computed for every token and head.
 /// </summary>
-/// <remarks>
-/// Why this formulation (measured on 1 thread, C=512, H=8, D=64, 4096 tokens per call; at N=1024, B=4 with half
-/// the heads active the masked layer takes ~205 ms: 68 qkv, 108 attention, 24 proj, 5 routing and gating):
-/// <list type="bullet">
-/// <item>Shared heads run densely through the fused sdpa kernel. Routed heads: for each (sequence, routed head) the
-/// selected queries are gathered into M rows (M = the longest such list in the batch; shorter lists are padded with
-/// unselected tokens, whose gate 0 discards them) and ONE sdpa call attends them all against the full K/V. sdpa's
-/// cost is linear in the query count, so attention drops from 108 to ~60 ms (padding wastes ~10%). One sdpa call
-/// per (sequence, head) with exact counts was slower: 48 vs 37 ms for the routed stage at N=1024, 41 vs 19 at N=64.</item>
-/// <item>When at most half the routed pairs are selected (K/E &lt;= 1/2), the query projection of routed heads runs
-/// only on the selected rows (one batched matmul over heads on gathered token rows; shared-head queries, keys and
-/// values share one GEMM) and so does the output projection (per-head matmul, index_add into the tokens): ~20 ms
-/// less at N=1024, and most of the gain at N=64, where attention is cheap. Above K/E = 1/2 the gathers and skinny
-/// matmuls cost more than the dense GEMMs they replace (15-25 ms slower at K/E = 2/3), so the dense projections
-/// are kept there and only attention is skipped.</item>
-/// <item>Projection rows are padded per head over the whole batch when that saves over a tenth of the rows (short
-/// sequences), else the attention lists are reused as they are (see <see cref="HeadRows"/>).</item>
-/// <item>The sparse projections need a plain <see cref="ExportableLinear"/>: BitLinear's per-token activation scale spans a
-/// whole input row, so BitLinear layers keep dense projections. ParameterFree routing reads every routed query's
-/// norm, so its queries are always projected densely.</item>
-/// </list>
-/// Result: 1.4-1.5x faster than masking at N=1024 with half the heads, ~1.1-1.2x at N=64 and 256, and about even
-/// with 75% of heads (see the `attention` benchmark suite).
-/// </remarks>
+/// <remarks>Shared heads densely, routed heads as one sdpa call over gathered query lists, sparse projections only
+/// when at most half the routed pairs are selected: the measurements behind each choice are in docs/decisions.md.</remarks>
 internal static class HeadSkipping
 {
     /// <summary>Largest selected fraction K/E of routed pairs for which the sparse projections pay off (measured).</summary>

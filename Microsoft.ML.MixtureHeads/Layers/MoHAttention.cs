@@ -38,10 +38,7 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
     /// key and value to the other tokens. Ignored in training mode (where the balance loss and dropout need the
     /// official computation). Default false.
     /// </summary>
-    /// <remarks>
-    /// It pays most for long sequences and when at most half the routed heads are selected (K/E &lt;= 1/2): measured
-    /// 1.4-1.5x faster at N = 1024 with half of 8 heads active, about even with 6 of 8 (`attention` benchmark suite).
-    /// </remarks>
+    /// <remarks>It pays for long sequences with at most half the routed heads selected (docs/decisions.md, `attention` suite).</remarks>
     public bool SkipInactiveHeads { get; set; }
 
     /// <summary>Builds the layer; weights get the ViT recipe (trunc normal std 0.02 on every linear weight, zero biases).</summary>

@@ -18,28 +18,8 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// combine, dropless by default, GShard balance loss on the first choice. Parameter names map one to one onto the
 /// official MOELayer: <c>multi_heads.*</c>, <c>out_proj.*</c>, <c>experts.{e}.fc1/fc2/fc3.weight</c>, and
 /// <c>wg.weight</c> for the official <c>gate.wg.weight</c>.
-/// <para>
-/// Dispatch, the fastest formulation we measured for forward + backward on CPU (1 thread, d = 96 / 192 presets,
-/// 4096 tokens, thread CPU time on a shared 2-core machine, +-10%; benchmarks suite <c>moe</c>): the (sub-token, choice) assignments are grouped by expert on the host
-/// (<see cref="DispatchPlan"/>, one counting pass in the official slot order); one row gather builds a buffer in
-/// which each expert's rows are contiguous (<see cref="DispatchRows"/>); experts of similar load are computed
-/// together by <c>bmm</c> over their stacked weights (<see cref="SwiGLU.ForwardStacked"/>); one row gather brings
-/// the results back per assignment (<see cref="CombineRows"/>), and the gates weight them. What lost, and why:
-/// </para>
-/// <list type="bullet">
-/// <item>A loop running each expert's own module on its rows (same gathers): ~25 ops and autograd nodes per
-/// expert of TorchSharp overhead. Dispatch + experts took 60 ms against 57 ms grouped for h = 3, d = 96 (96 experts
-/// of 32 -> 64), 144 against 140 ms for h = 3, d = 192; a tie (+-3%) for h = 2, whose 40 experts are wider.</item>
-/// <item>One <c>bmm</c> padded to the busiest expert: padding grows with imbalance (h = 3, d = 192 layer 190 ms);
-/// cost-based groups (<see cref="DispatchPlan"/>) took it to 164 ms.</item>
-/// <item>Autograd's <c>index_select</c>: its backward is <c>index_add_</c>, which libtorch runs row by row on CPU
-/// (5-10 ms against 2.5 ms forward + backward for 36,864 rows of 32); the custom gathers use <c>index_select</c>
-/// both ways. <c>index_copy</c> with an <c>index_select</c> backward sat in between (4.5 ms).</item>
-/// <item>A <c>narrow</c> per group of the buffer: each narrow's backward writes a zero-filled copy of the whole
-/// buffer (7.4 ms against 1.9 ms for one <c>split</c> over 10 groups).</item>
-/// <item>One <c>bmm</c> over fused [fc1; fc3] weights: its chunk backward adds a cat (38.5 ms against 33.5 ms).</item>
-/// <item>libtorch's CPU <c>topk</c>: 12.8 ms against 4.6 ms for k passes of <c>max</c> (12,288 rows, 96 experts, k = 3).</item>
-/// </list>
+/// <para>Dispatch groups the assignments by expert on the host and computes experts of similar load in one
+/// <c>bmm</c>: the formulations that lost, with their timings, are in docs/decisions.md.</para>
 /// </remarks>
 public sealed class MultiHeadMoE : nn.Module<Tensor, Tensor?, MoEOutput>, IOnnxExportable<OnnxSequenceInput>
 {
@@ -149,14 +129,8 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, Tensor?, MoEOutput>, IOnnxE
     /// last dimension: padding tokens are left out of routing and capacity and get zero output, as in the forward.</param>
     /// <param name="prefix">This layer's state-dict path, e.g. "blocks.1.moe" ("" for a root module).</param>
     /// <returns>The output value, shaped like the tokens.</returns>
-    /// <remarks>
-    /// Sparse dispatch (<see cref="ExpertDispatchOnnx"/>) measured faster in ONNX Runtime 1.31 (CPU, 1 thread) than
-    /// computing every expert on every sub-token and weighting by a dense [S, E] gate matrix, at every size measured
-    /// (benchmarks suite <c>moe-onnx</c>, 64 to 4096 tokens): 1.7-2.6x for the registered h = 2, 8 x 96, top-2 layer
-    /// (dense or BitLinear experts), 2.5-2.9x for h = 3, 16 x 64, top-3, 3.4-7x for SMoE 8 x 256, top-1. The sort,
-    /// gathers and scatter cost less than the E / k - 1 extra expert passes even at 64 tokens; stacking all experts'
-    /// weights into three batched MatMuls made the dense form slower still.
-    /// </remarks>
+    /// <remarks>Sparse dispatch (<see cref="ExpertDispatchOnnx"/>) measured faster than a dense all-experts graph at every
+    /// size (docs/decisions.md, `moe-onnx` suite).</remarks>
     public string EmitOnnx(OnnxGraphBuilder graph, OnnxSequenceInput input, string prefix)
     {
         ArgumentNullException.ThrowIfNull(graph);

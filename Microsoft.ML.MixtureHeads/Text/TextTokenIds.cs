@@ -11,8 +11,7 @@ namespace Microsoft.ML.MixtureHeads.Text;
 /// <remarks>
 /// Two hard caps bound the cost of huge inputs (a mail with a pasted log or an inline base64 blob). Each text is cut
 /// to its first <see cref="MaxCharacters"/> characters, because BPE on one long run without spaces costs more than
-/// linear time (measured with Microsoft.ML.Tokenizers 2.0.1: 64k letters in one run, 1.2 s; 2M letters, over ten
-/// minutes). At most <see cref="MaxTokens"/> tokens follow <see cref="Start"/>; a capped text may end a token short
+/// linear time (docs/decisions.md). At most <see cref="MaxTokens"/> tokens follow <see cref="Start"/>; a capped text may end a token short
 /// of the cap, since the tokenizer never splits the tokens of one character (seen on SpamAssassin's Latin-1 spam).
 /// A model's own maximum length, usually far shorter, is applied later, inside the model.
 /// </remarks>

@@ -6,6 +6,10 @@ namespace Microsoft.ML.MixtureHeads.Training;
 /// smoothing and a checkpoint to start from.</summary>
 public abstract class ClassifierOptionsBase : TrainerOptionsBase
 {
+    /// <summary>Options with a trainer's own defaults for the architecture and the recipe.</summary>
+    protected ClassifierOptionsBase(string architecture, int epochs, int batchSize, double learningRate) =>
+        (Architecture, Epochs, BatchSize, LearningRate) = (architecture, epochs, batchSize, learningRate);
+
     /// <summary>The label column: a key type (use <c>MapValueToKey</c>); the class count comes from it. Default "Label".</summary>
     public string LabelColumnName = "Label";
 
@@ -16,7 +20,7 @@ public abstract class ClassifierOptionsBase : TrainerOptionsBase
     public string PredictedLabelColumnName = "PredictedLabel";
 
     /// <summary>A registered architecture name (see <c>ModelRegistry.List()</c>); each trainer has its own default.</summary>
-    public string Architecture = "";
+    public string Architecture;
 
     /// <summary>Label smoothing of the training cross-entropy loss. Default 0.1.</summary>
     public double LabelSmoothing = 0.1;
