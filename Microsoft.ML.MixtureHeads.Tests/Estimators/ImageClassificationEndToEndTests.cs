@@ -1,4 +1,5 @@
 using Microsoft.ML.MixtureHeads.Estimators;
+using Xunit.Abstractions;
 using Microsoft.ML.Data;
 using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Tests.Infrastructure;
@@ -11,7 +12,7 @@ namespace Microsoft.ML.MixtureHeads.Tests.Estimators;
 /// The product path end to end on real images: PNG folder -> LoadRawImageBytes / LoadImages -> MapValueToKey -> our
 /// trainer; evaluate with ML.NET; save; load in other processes that call nothing of ours and predict the same.
 /// </summary>
-public sealed class ImageClassificationEndToEndTests(ImageFolderFixture fixture) : IClassFixture<ImageFolderFixture>
+public sealed class ImageClassificationEndToEndTests(ImageFolderFixture fixture, ITestOutputHelper output) : IClassFixture<ImageFolderFixture>
 {
     /// <summary>Loads a saved .zip and writes every test row's scores (float32, row-major) and predicted class names.</summary>
     private const string ScoringProgram = """
@@ -87,8 +88,11 @@ public sealed class ImageClassificationEndToEndTests(ImageFolderFixture fixture)
     [Fact]
     public void A_child_process_that_calls_nothing_of_ours_predicts_bit_identically_and_matches_TorchSharp()
     {
-        using var child = ChildProject.Create("bytes-scoring", ScoringProgram, [], ["Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj"]);
+        using var child = ChildProject.DeployedScorer("bytes-scoring", ScoringProgram);
         var (childScores, childNames) = ScoreInChild(child, fixture.BytesZip);
+        long published = child.PublishedSize();
+        output.WriteLine($"publish folder of the scorer (linux-x64, framework-dependent): {published / (1 << 20)} MB");
+        Assert.InRange(published, 1, 100L << 20);   // ONNX Runtime and SkiaSharp natives; libtorch alone would be over 1 GB
 
         var inProcess = ScoreInProcess(fixture.BytesZip);
         Assert.Equal(inProcess, childScores); // bit-identical: the same standard stages and ONNX graph

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Scoring;
 using System.Text.Json;
 using Microsoft.ML.Data;
 using Microsoft.ML.MixtureHeads.Datasets;
@@ -73,7 +74,7 @@ public sealed class TextClassificationEndToEndTests
             ml.Model.Save(model, split.TrainSet.Schema, zip);
             File.WriteAllText(textsFile, JsonSerializer.Serialize(texts));
 
-            using var child = ChildProject.Create("text-scoring", ScoringProgram, [], ["Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj"]);
+            using var child = ChildProject.DeployedScorer("text-scoring", ScoringProgram);
             string[] childNames = child.Run(zip, textsFile, scoresFile).Trim().Split('|');
             float[] childScores = ReadFloats(scoresFile);
 
@@ -98,6 +99,56 @@ public sealed class TextClassificationEndToEndTests
         }
         finally { Directory.Delete(work, recursive: true); }
         Assert.Contains(reports, r => r.Phase == TrainingPhase.EpochEnd && r.Epoch == 3);
+    }
+
+    /// <summary>Loads a saved sentence-pair .zip, scores the (subject, body) pairs of a JSON file and writes the scores.</summary>
+    private const string PairScoringProgram = """
+        using System.Text.Json;
+        using Microsoft.ML;
+        using Microsoft.ML.Data;
+        var ml = new MLContext();
+        using var model = (TransformerChain<ITransformer>)ml.Model.Load(args[0], out _);
+        var pairs = JsonSerializer.Deserialize<string[][]>(File.ReadAllText(args[1]))!;
+        var scored = model.Transform(ml.Data.LoadFromEnumerable(pairs.Select(p => new Pair { Subject = p[0], Body = p[1], Label = "ham" })));
+        using (var writer = new BinaryWriter(File.Create(args[2])))
+            foreach (var score in scored.GetColumn<float[]>("Score")) foreach (var v in score) writer.Write(v);
+        public class Pair { public string Subject { get; set; } = ""; public string Body { get; set; } = ""; public string Label { get; set; } = ""; }
+        """;
+
+    private sealed class Pair
+    {
+        public string Subject { get; set; } = "";
+        public string Body { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+
+    [Fact]
+    public void A_sentence_pair_model_deploys_to_an_app_with_the_scoring_package_only()
+    {
+        var ml = new MLContext(seed: 5);
+        var pairs = SpamAssassin.Read().Where((_, i) => i % 12 == 0).Select(m => new Pair { Subject = m.Subject, Body = m.Body, Label = m.Label }).ToList();
+        var data = ml.Data.LoadFromEnumerable(pairs);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MoHTextClassifier(new()
+        {
+            TextColumnName = nameof(Pair.Subject), SecondTextColumnName = nameof(Pair.Body), Model = TinyTextEncoders.MoH, Epochs = 1, Seed = 6,
+        }));
+        string work = Directory.CreateTempSubdirectory("mixtureheads-pair-e2e-").FullName;
+        try
+        {
+            string zip = Path.Combine(work, "pairs.zip"), pairsFile = Path.Combine(work, "pairs.json"), scoresFile = Path.Combine(work, "scores.bin");
+            using (var model = pipeline.Fit(data)) ml.Model.Save(model, data.Schema, zip);
+            var probe = pairs.Take(25).Select(p => new[] { p.Subject, p.Body }).Append(["", ""]).ToArray();
+            File.WriteAllText(pairsFile, JsonSerializer.Serialize(probe));
+
+            using var child = ChildProject.DeployedScorer("pair-scoring", PairScoringProgram);
+            child.Run(zip, pairsFile, scoresFile);
+
+            var fresh = new MLContext();
+            using var loaded = (TransformerChain<ITransformer>)fresh.Model.Load(zip, out _);
+            var rows = fresh.Data.LoadFromEnumerable(probe.Select(p => new Pair { Subject = p[0], Body = p[1], Label = "ham" }));
+            Assert.Equal(loaded.Transform(rows).GetColumn<float[]>("Score").SelectMany(s => s).ToArray(), ReadFloats(scoresFile));
+        }
+        finally { Directory.Delete(work, recursive: true); }
     }
 
     private static float[] ReadFloats(string path)

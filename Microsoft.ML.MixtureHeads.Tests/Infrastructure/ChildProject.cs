@@ -50,6 +50,29 @@ public sealed class ChildProject : IDisposable
         return new ChildProject(directory);
     }
 
+    /// <summary>
+    /// An app as a deployment of a saved model references it: Microsoft.ML.MixtureHeads.Scoring alone (which brings
+    /// ML.NET, its image and ONNX stages and ONNX Runtime). Fails when TorchSharp or libtorch reached the output.
+    /// </summary>
+    public static ChildProject DeployedScorer(string name, string program)
+    {
+        var child = Create(name, program, [], ["Microsoft.ML.MixtureHeads.Scoring/Microsoft.ML.MixtureHeads.Scoring.csproj"]);
+        string output = Path.Combine(child.Directory, "bin", DotnetProcess.Configuration, "net10.0");
+        var torch = System.IO.Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(f).Contains("torch", StringComparison.OrdinalIgnoreCase)).ToList();
+        Assert.True(torch.Count == 0, $"a scorer must not ship TorchSharp: {string.Join(", ", torch)}");
+        return child;
+    }
+
+    /// <summary>Publishes the project for linux-x64 (framework-dependent) and returns the size of the publish folder in bytes.</summary>
+    public long PublishedSize()
+    {
+        string folder = Path.Combine(Directory, "publish");
+        DotnetProcess.Run(Directory, "dotnet", "publish", "-c", DotnetProcess.Configuration, "-r", "linux-x64", "--self-contained", "false",
+            "-p:BuildProjectReferences=false", "-o", folder, "--nologo", "-v:q");
+        return System.IO.Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+    }
+
     /// <summary>Runs the built program and returns its standard output; fails the test on a non-zero exit.</summary>
     public string Run(params string[] arguments) =>
         DotnetProcess.Run(Directory, "dotnet", ["run", "--no-build", "-c", DotnetProcess.Configuration, "--", .. arguments]);

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Scoring;
 using Microsoft.ML.MixtureHeads.Layers;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Onnx;

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Scoring;
 using System.Text.Json;
 using Microsoft.ML.Data;
 using Microsoft.ML.MixtureHeads.Onnx;
@@ -8,8 +9,8 @@ namespace Microsoft.ML.MixtureHeads.Tests.Text;
 
 /// <summary>
 /// The deployment promise for text: a zip saved here (copy, tokenization stage, ONNX input graph) is loaded by a
-/// separate console app with plain <c>mlContext.Model.Load</c>. The app references Microsoft.ML and our library
-/// project but calls nothing of ours and registers nothing; ML.NET finds the tokenization contract by itself.
+/// separate console app with plain <c>mlContext.Model.Load</c>. The app references the scoring package only (no
+/// TorchSharp) and calls nothing of ours and registers nothing; ML.NET finds the tokenization contract by itself.
 /// </summary>
 public sealed class ChildProcessLoadTests : IDisposable
 {
@@ -34,7 +35,7 @@ public sealed class ChildProcessLoadTests : IDisposable
         foreach (string column in args[2..])
             foreach (var ids in output.GetColumn<VBuffer<long>>(column))
                 Console.WriteLine(column + ":" + string.Join(",", ids.DenseValues()));
-        Console.WriteLine("ours-loaded:" + AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "Microsoft.ML.MixtureHeads"));
+        Console.WriteLine("ours-loaded:" + AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "Microsoft.ML.MixtureHeads.Scoring"));
 
         sealed class Row { public string Text { get; set; } = ""; }
         """;
@@ -67,7 +68,7 @@ public sealed class ChildProcessLoadTests : IDisposable
         string textsFile = Path.Combine(_work.FullName, "texts.json");
         File.WriteAllText(textsFile, JsonSerializer.Serialize(texts));
 
-        using var app = ChildProject.Create("text-ids", ChildProgram, PackageVersions.Pinned("Microsoft.ML"), ["Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj"]);
+        using var app = ChildProject.DeployedScorer("text-ids", ChildProgram);
         string printed = app.Run(zip, textsFile, columns[0], columns[1]);
 
         var lines = printed.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Scoring;
 using System.Diagnostics;
 using Microsoft.ML.MixtureHeads.Text;
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Scoring;
 using Microsoft.ML.MixtureHeads.Text;
 using static TorchSharp.torch;
 

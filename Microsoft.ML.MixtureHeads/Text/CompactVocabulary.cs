@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Scoring;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Scoring;
 using Microsoft.ML.Data;
 
 namespace Microsoft.ML.MixtureHeads.Text;

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Scoring;
 using Microsoft.ML.MixtureHeads.Onnx;
 using static TorchSharp.torch;
 

@@ -1,7 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
-namespace Microsoft.ML.MixtureHeads.Text;
+namespace Microsoft.ML.MixtureHeads.Scoring;
 
 /// <summary>Input row of the sentence-pair tokenization stage.</summary>
 public sealed class TextPairToTokenizeRow
@@ -25,8 +25,11 @@ public sealed class TextPairTokenization : CustomMappingFactory<TextPairToTokeni
     /// <summary>The contract name recorded in saved models.</summary>
     public const string ContractName = "Microsoft.ML.MixtureHeads.TokenizeTextPair";
 
-    internal const string FirstTextColumn = "__MoH_FirstText";
-    internal const string SecondTextColumn = "__MoH_SecondText";
+    /// <summary>The column the stage reads the first text from: a copy of the user's first text column.</summary>
+    public const string FirstTextColumn = "__MoH_FirstText";
+
+    /// <summary>The column the stage reads the second text from.</summary>
+    public const string SecondTextColumn = "__MoH_SecondText";
 
     /// <inheritdoc />
     public override Action<TextPairToTokenizeRow, TokenIdsRow> GetMapping() => Tokenize;

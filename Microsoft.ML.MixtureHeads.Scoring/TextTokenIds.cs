@@ -1,6 +1,6 @@
 using Microsoft.ML.Tokenizers;
 
-namespace Microsoft.ML.MixtureHeads.Text;
+namespace Microsoft.ML.MixtureHeads.Scoring;
 
 /// <summary>
 /// The token id space of the text tokenization stages: cl100k_base (the GPT-4 encoding) shifted by three so that

@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.MixtureHeads.Text;
+namespace Microsoft.ML.MixtureHeads.Scoring;
 
 /// <summary>Output row of the tokenization stages: a variable-length vector of token ids (see <see cref="TextTokenIds"/>).</summary>
 public sealed class TokenIdsRow

@@ -1,7 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
-namespace Microsoft.ML.MixtureHeads.Text;
+namespace Microsoft.ML.MixtureHeads.Scoring;
 
 /// <summary>Input row of the text tokenization stage.</summary>
 public sealed class TextToTokenizeRow
@@ -22,8 +22,11 @@ public sealed class TextTokenization : CustomMappingFactory<TextToTokenizeRow, T
     /// <summary>The contract name recorded in saved models.</summary>
     public const string ContractName = "Microsoft.ML.MixtureHeads.TokenizeText";
 
-    internal const string TextColumn = "__MoH_Text";
-    internal const string TokenIdsColumn = "__MoH_TokenIds";
+    /// <summary>The column the stage reads: a copy of the user's text column.</summary>
+    public const string TextColumn = "__MoH_Text";
+
+    /// <summary>The column the tokenization stages write: the token ids.</summary>
+    public const string TokenIdsColumn = "__MoH_TokenIds";
 
     /// <inheritdoc />
     public override Action<TextToTokenizeRow, TokenIdsRow> GetMapping() => Tokenize;

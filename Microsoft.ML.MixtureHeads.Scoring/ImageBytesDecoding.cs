@@ -2,7 +2,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
 
-namespace Microsoft.ML.MixtureHeads.Estimators;
+namespace Microsoft.ML.MixtureHeads.Scoring;
 
 /// <summary>Input row of the image-decoding stage: encoded image bytes (PNG, JPEG, BMP, ...).</summary>
 public sealed class EncodedImageRow
@@ -31,8 +31,11 @@ public sealed class ImageBytesDecoding : CustomMappingFactory<EncodedImageRow, D
     /// <summary>The contract name recorded in saved models.</summary>
     public const string ContractName = "Microsoft.ML.MixtureHeads.DecodeImageBytes";
 
-    internal const string BytesColumn = "__MoH_ImageBytes";
-    internal const string ImageColumn = "__MoH_Image";
+    /// <summary>The column the stage reads: a copy of the user's image-bytes column.</summary>
+    public const string BytesColumn = "__MoH_ImageBytes";
+
+    /// <summary>The column the stage writes: the decoded image.</summary>
+    public const string ImageColumn = "__MoH_Image";
 
     /// <inheritdoc />
     public override Action<EncodedImageRow, DecodedImageRow> GetMapping() => Decode;
