@@ -20,10 +20,7 @@ public sealed class ChildProject : IDisposable
     /// <param name="program">The whole Program.cs.</param>
     /// <param name="packages">NuGet packages and versions.</param>
     /// <param name="projectReferences">Paths of .csproj files to reference, relative to the repository root.</param>
-    /// <param name="trainsWithTorchSharp">Imports the library's build step that makes TorchSharp load on this machine,
-    /// as an app outside this repository that references the library's project must do (docs/platforms.md).</param>
-    public static ChildProject Create(string name, string program, IEnumerable<(string Id, string Version)> packages, IEnumerable<string>? projectReferences = null,
-        bool trainsWithTorchSharp = false)
+    public static ChildProject Create(string name, string program, IEnumerable<(string Id, string Version)> packages, IEnumerable<string>? projectReferences = null)
     {
         string root = DotnetProcess.RepositoryRoot();
         string directory = System.IO.Directory.CreateTempSubdirectory($"mixtureheads-{name}-").FullName;
@@ -41,7 +38,6 @@ public sealed class ChildProject : IDisposable
               </PropertyGroup>
               <ItemGroup>
             {references}  </ItemGroup>
-            {(trainsWithTorchSharp ? $"<Import Project=\"{Path.Combine(root, "Microsoft.ML.MixtureHeads", "build", "Microsoft.ML.MixtureHeads.targets")}\" />" : "")}
             </Project>
             """);
         File.WriteAllText(Path.Combine(directory, "Program.cs"), program);

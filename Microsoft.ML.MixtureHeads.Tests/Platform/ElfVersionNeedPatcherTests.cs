@@ -11,7 +11,7 @@ public sealed class ElfVersionNeedPatcherTests : IDisposable
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     /// <summary>TorchSharp's library exactly as NuGet ships it (the package cache is never modified).</summary>
-    private static string ShippedLibrary()
+    internal static string ShippedLibrary()
     {
         string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured
             ? configured

@@ -63,6 +63,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
     public TTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        Platform.LibTorchSharpRuntime.EnsureLoaded();
         var options = TrainerOptions;
         var labelColumn = LabelColumn.Check(input.Schema, options.LabelColumnName);
         var classNames = LabelColumn.ClassNames(labelColumn);

@@ -1,5 +1,6 @@
-// One file with two users: MSBuild compiles it on the fly (RoslynCodeTaskFactory) to patch the build output,
-// and the test project compiles it (with MIXTUREHEADS_NO_MSBUILD_TASK) to unit-test the ELF patch itself.
+// One file with two users: MSBuild compiles it on the fly (RoslynCodeTaskFactory) to patch the build output, and
+// the library compiles it (with MIXTUREHEADS_NO_MSBUILD_TASK, its types internal) to patch at start-up an app folder
+// that no build step reached (an app referencing the library's project from outside this repository).
 // It must stay self-contained: netstandard APIs only, no other source file.
 #nullable enable
 using System;
@@ -12,7 +13,11 @@ using System.Text;
 namespace Microsoft.ML.MixtureHeads.Build
 {
     /// <summary>What <see cref="ElfVersionNeedPatcher.MarkVersionWeak"/> did to a file.</summary>
+#if MIXTUREHEADS_NO_MSBUILD_TASK
+    internal enum ElfPatchOutcome
+#else
     public enum ElfPatchOutcome
+#endif
     {
         /// <summary>The version requirement was strong; it is now weak and the file was rewritten.</summary>
         Patched,
@@ -23,7 +28,11 @@ namespace Microsoft.ML.MixtureHeads.Build
     }
 
     /// <summary>A file that is not an ELF shared object this patch understands.</summary>
+#if MIXTUREHEADS_NO_MSBUILD_TASK
+    internal sealed class ElfPatchException : Exception
+#else
     public sealed class ElfPatchException : Exception
+#endif
     {
         /// <summary>Creates the error for <paramref name="path"/>.</summary>
         public ElfPatchException(string path, string problem) : base($"{path}: {problem}") => FilePath = path;
@@ -41,7 +50,11 @@ namespace Microsoft.ML.MixtureHeads.Build
     /// <c>std::ios_base_library_init()</c>, a link-time marker that is never called. Debian 12 and Ubuntu 22.04
     /// ship an older libstdc++ without that version. Setting the weak flag changes two bytes and nothing else.
     /// </remarks>
+#if MIXTUREHEADS_NO_MSBUILD_TASK
+    internal static class ElfVersionNeedPatcher
+#else
     public static class ElfVersionNeedPatcher
+#endif
     {
         private const ushort VerFlagWeak = 0x2;
         private const uint SectionTypeGnuVersionNeeds = 0x6ffffffe;
