@@ -1,71 +1,48 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
+using SkiaSharp;
 
 namespace Microsoft.ML.MixtureHeads.Datasets;
 
-/// <summary>Encodes 8-bit grayscale images as PNG, so image pipelines see bytes like a user's own files.</summary>
+/// <summary>Encodes 8-bit images as PNG with SkiaSharp (the library ML.NET's image stages decode with), so image
+/// pipelines see bytes like a user's own files.</summary>
 public static class PngEncoder
 {
-    private static readonly uint[] CrcTable = BuildCrcTable();
-
     /// <summary>PNG bytes of a <paramref name="width"/> x <paramref name="height"/> grayscale image, rows top to bottom.</summary>
-    public static byte[] EncodeGray8(ReadOnlySpan<byte> pixels, int width, int height)
+    public static byte[] EncodeGray8(ReadOnlySpan<byte> pixels, int width, int height) =>
+        Encode(pixels, width, height, SKColorType.Gray8, bytesPerPixel: 1);
+
+    /// <summary>PNG bytes of a <paramref name="width"/> x <paramref name="height"/> colour image given as interleaved
+    /// R, G, B bytes, rows top to bottom.</summary>
+    public static byte[] EncodeRgb24(ReadOnlySpan<byte> pixels, int width, int height)
+    {
+        CheckSize(pixels.Length, width, height, bytesPerPixel: 3);
+        var rgba = new byte[width * height * 4];
+        for (int i = 0, o = 0; i < pixels.Length; i += 3, o += 4)
+        {
+            rgba[o] = pixels[i];
+            rgba[o + 1] = pixels[i + 1];
+            rgba[o + 2] = pixels[i + 2];
+            rgba[o + 3] = 255;
+        }
+        return Encode(rgba, width, height, SKColorType.Rgba8888, bytesPerPixel: 4);
+    }
+
+    private static byte[] Encode(ReadOnlySpan<byte> pixels, int width, int height, SKColorType colorType, int bytesPerPixel)
+    {
+        CheckSize(pixels.Length, width, height, bytesPerPixel);
+        var info = new SKImageInfo(width, height, colorType, SKAlphaType.Opaque);
+        using var bitmap = new SKBitmap(info);
+        var target = bitmap.GetPixelSpan();
+        int row = width * bytesPerPixel;
+        for (int y = 0; y < height; y++) pixels.Slice(y * row, row).CopyTo(target.Slice(y * bitmap.RowBytes, row));
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, quality: 100)
+            ?? throw new InvalidOperationException($"SkiaSharp could not encode a {width}x{height} {colorType} image as PNG.");
+        return data.ToArray();
+    }
+
+    private static void CheckSize(int length, int width, int height, int bytesPerPixel)
     {
         if (width <= 0 || height <= 0) throw new ArgumentOutOfRangeException(nameof(width), $"Image size {width}x{height} must be positive.");
-        if (pixels.Length != width * height) throw new ArgumentException($"Expected {width * height} pixels for {width}x{height}, got {pixels.Length}.", nameof(pixels));
-
-        using var png = new MemoryStream();
-        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-
-        var header = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(header, width);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
-        header[8] = 8;  // bit depth
-        header[9] = 0;  // colour type: grayscale (compression, filter, interlace stay 0)
-        WriteChunk(png, "IHDR", header);
-
-        using var compressed = new MemoryStream();
-        using (var zlib = new ZLibStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
-        {
-            for (int y = 0; y < height; y++)
-            {
-                zlib.WriteByte(0); // filter: none
-                zlib.Write(pixels.Slice(y * width, width));
-            }
-        }
-        WriteChunk(png, "IDAT", compressed.ToArray());
-        WriteChunk(png, "IEND", []);
-        return png.ToArray();
-    }
-
-    private static void WriteChunk(Stream stream, string type, byte[] data)
-    {
-        Span<byte> word = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(word, data.Length);
-        stream.Write(word);
-        byte[] typeBytes = System.Text.Encoding.ASCII.GetBytes(type);
-        stream.Write(typeBytes);
-        stream.Write(data);
-        uint crc = Crc(Crc(0xFFFFFFFFu, typeBytes), data) ^ 0xFFFFFFFFu;
-        BinaryPrimitives.WriteUInt32BigEndian(word, crc);
-        stream.Write(word);
-    }
-
-    private static uint Crc(uint crc, byte[] data)
-    {
-        foreach (byte b in data) crc = CrcTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        return crc;
-    }
-
-    private static uint[] BuildCrcTable()
-    {
-        var table = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[n] = c;
-        }
-        return table;
+        if (length != width * height * bytesPerPixel)
+            throw new ArgumentException($"Expected {width * height * bytesPerPixel} bytes for {width}x{height} at {bytesPerPixel} per pixel, got {length}.", nameof(length));
     }
 }
