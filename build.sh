@@ -67,6 +67,9 @@ case $verb in
   test) deps; build; run_tests "$@" ;;
   demo) deps; build; dotnet run -c "$CONFIGURATION" --no-build --project examples/FashionMnistDemo -- "$@" ;;
   bench) deps; build; dotnet run -c "$CONFIGURATION" --no-build --project benchmarks/Microsoft.ML.MixtureHeads.Benchmarks -- "$@" ;;
-  pack) deps; dotnet pack Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj -c "$CONFIGURATION" --nologo -o local-feed "$@" ;;
+  pack) deps
+    for project in Microsoft.ML.MixtureHeads.Scoring Microsoft.ML.MixtureHeads; do
+      dotnet pack "$project/$project.csproj" -c "$CONFIGURATION" --nologo -o local-feed "$@"
+    done ;;
   *) echo "usage: ./build.sh deps|build|test|demo|bench|pack [args...]" >&2; exit 2 ;;
 esac
