@@ -13,17 +13,33 @@ internal static class DotnetProcess
     public const string Configuration = "Release";
 #endif
 
-    /// <summary>Runs <paramref name="file"/> in <paramref name="directory"/>, asserts exit code 0 within 10 minutes, returns stdout.</summary>
+    /// <summary>
+    /// Runs <paramref name="file"/> in <paramref name="directory"/>, asserts exit code 0 within 10 minutes, returns stdout.
+    /// A .NET child that crashes in native code writes a crash report, whose stacks the failure message then shows.
+    /// </summary>
     public static string Run(string directory, string file, params string[] arguments)
     {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(10)), $"{file} {string.Join(' ', arguments)} timed out");
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{output}\n{error.Result}");
-        return output;
+        string crashes = Directory.CreateTempSubdirectory("mixtureheads-crash-").FullName;
+        try
+        {
+            var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in arguments) start.ArgumentList.Add(a);
+            start.Environment["DOTNET_DbgEnableMiniDump"] = "1";
+            start.Environment["DOTNET_EnableCrashReport"] = "1";
+            start.Environment["DOTNET_DbgMiniDumpType"] = "1";
+            start.Environment["DOTNET_DbgMiniDumpName"] = Path.Combine(crashes, "dump.%p");
+            using var process = Process.Start(start)!;
+            var error = process.StandardError.ReadToEndAsync();
+            string output = process.StandardOutput.ReadToEnd();
+            Assert.True(process.WaitForExit(TimeSpan.FromMinutes(10)), $"{file} {string.Join(' ', arguments)} timed out");
+            Assert.True(process.ExitCode == 0,
+                $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}:\n{output}\n{error.Result}{CrashReport.Summarize(crashes)}");
+            return output;
+        }
+        finally
+        {
+            Directory.Delete(crashes, recursive: true);
+        }
     }
 
     /// <summary>The folder holding MLNet.MoH.sln, found above the test output.</summary>
