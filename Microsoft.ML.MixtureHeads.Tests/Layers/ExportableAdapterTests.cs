@@ -100,6 +100,9 @@ public sealed class ExportableAdapterTests
     [InlineData(3, 2, 1)]
     public void Conv2d_equals_nn_Conv2d(long kernel, long stride, long padding)
     {
+        // libtorch 2.10's own conv2d backward gives a wrong input gradient (NaN in most such runs) for this small
+        // stride-1 case in about half the runs on 2 threads, and never on 1 (docs/decisions.md): compare on 1 thread.
+        using var threads = Microsoft.ML.MixtureHeads.Training.LibTorchThreads.Use(1);
         using var scope = NewDisposeScope();
         manual_seed(20);
         var theirs = nn.Conv2d(4, 6, kernel, stride, padding);
