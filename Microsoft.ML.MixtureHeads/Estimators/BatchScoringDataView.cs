@@ -28,7 +28,11 @@ internal sealed class BatchScoringDataView : IDataView
         _sourceOfColumn = MatchColumns(input.Schema, outputSchema, scoreColumn, predictedLabelColumn);
     }
 
-    /// <summary>Output columns map to the input in order (drops keep order); the two new columns come last.</summary>
+    /// <summary>
+    /// The visible score and predicted-label columns are ours; every other output column passes an input column through:
+    /// in order (drops keep order, hidden columns included), or, for a column the chain restored after a class column
+    /// had hidden it, the visible input column of that name.
+    /// </summary>
     private static int[] MatchColumns(DataViewSchema input, DataViewSchema output, string score, string predicted)
     {
         var source = new int[output.Count];
@@ -36,11 +40,13 @@ internal sealed class BatchScoringDataView : IDataView
         for (int i = 0; i < output.Count; i++)
         {
             var column = output[i];
-            bool ours = (column.Name == score || column.Name == predicted) && i >= output.Count - 2;
+            bool ours = !column.IsHidden && (column.Name == score || column.Name == predicted);
             if (ours) { source[i] = -1; continue; }
-            while (next < input.Count && !(input[next].Name == column.Name && input[next].Type.Equals(column.Type))) next++;
-            if (next == input.Count) throw new InvalidOperationException($"Output column '{column.Name}' has no source column in the input.");
-            source[i] = next++;
+            int found = next;
+            while (found < input.Count && !(input[found].Name == column.Name && input[found].Type.Equals(column.Type))) found++;
+            if (found < input.Count) (source[i], next) = (found, found + 1);
+            else if (input.GetColumnOrNull(column.Name) is { } restored && restored.Type.Equals(column.Type)) source[i] = restored.Index;
+            else throw new InvalidOperationException($"Output column '{column.Name}' has no source column in the input.");
         }
         return source;
     }

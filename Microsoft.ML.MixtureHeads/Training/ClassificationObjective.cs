@@ -12,8 +12,8 @@ internal sealed record ClassificationBatch(HostTensor Inputs, long[] Labels);
 
 /// <summary>
 /// Classification: label-smoothed cross-entropy in training (plain cross-entropy in evaluation), accuracy, and the
-/// deployed outputs <c>Score</c> (softmax probabilities [batch, classes]) and the predicted index (argmax, int64 [batch]),
-/// with the class names in the model's metadata.
+/// deployed outputs <c>Score</c> (softmax probabilities [batch, classes]), the predicted index (argmax, int64 [batch])
+/// and one probability output per class, with the class names in the model's metadata.
 /// </summary>
 internal sealed class ClassificationObjective(
     IMixtureHeadsNetwork<Tensor> network,
@@ -50,12 +50,23 @@ internal sealed class ClassificationObjective(
         return new ObjectiveResult(loss, output.BalanceLoss, output.HeadGates, batch.Labels.Length, batch.Labels.Length, correct);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// The probabilities [batch, classes] as the score output (batched scoring reads it), the predicted index, and each
+    /// class's probability [batch] as an output of its own (<see cref="ClassOutput"/>), from which the saved chain makes
+    /// <c>Score</c> with the class names as slot names.
+    /// </summary>
     public void EmitOutputs(OnnxGraphBuilder graph, string networkOutput)
     {
-        graph.Output(graph.Softmax(networkOutput, axis: 1), scoreColumn, OnnxElementType.Float, "batch", classNames.Count);
+        var probabilities = graph.Softmax(networkOutput, axis: 1);                          // [batch, classes]
+        graph.Output(probabilities, scoreColumn, OnnxElementType.Float, "batch", classNames.Count);
         graph.Output(graph.ArgMax(networkOutput, axis: 1, keepDims: false), indexColumn, OnnxElementType.Int64, "batch");
+        var perClass = graph.Split(probabilities, 1, Enumerable.Repeat(1L, classNames.Count).ToArray());   // [batch, 1] each
+        for (int k = 0; k < classNames.Count; k++)
+            graph.Output(graph.Squeeze(perClass[k], 1), ClassOutput(k), OnnxElementType.Float, "batch");
     }
+
+    /// <summary>The graph output holding class <paramref name="k"/>'s probability (0-based, label-key order).</summary>
+    public static string ClassOutput(int k) => $"__MoH_Class{k}";
 
     /// <inheritdoc />
     public IReadOnlyDictionary<string, string> Metadata => new Dictionary<string, string> { [ClassesKey] = System.Text.Json.JsonSerializer.Serialize(classNames) };
