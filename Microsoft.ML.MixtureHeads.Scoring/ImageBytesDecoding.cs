@@ -40,16 +40,27 @@ public sealed class ImageBytesDecoding : CustomMappingFactory<EncodedImageRow, D
     /// <inheritdoc />
     public override Action<EncodedImageRow, DecodedImageRow> GetMapping() => Decode;
 
-    private static void Decode(EncodedImageRow input, DecodedImageRow output)
+    private static void Decode(EncodedImageRow input, DecodedImageRow output) => output.Image = Decode(input.Bytes);
+
+    /// <summary>The image <paramref name="bytes"/> encode.</summary>
+    /// <exception cref="ImageDecodingException">The bytes are empty or not an image ML.NET can decode.</exception>
+    public static MLImage Decode(byte[] bytes)
     {
-        if (input.Bytes.Length == 0) throw new InvalidOperationException("An image column value is empty: expected encoded image bytes (PNG, JPEG, BMP, ...).");
+        if (bytes.Length == 0) throw new ImageDecodingException("An image column value is empty: expected encoded image bytes (PNG, JPEG, BMP, ...).");
         try
         {
-            output.Image = MLImage.CreateFromStream(new MemoryStream(input.Bytes, writable: false));
+            return MLImage.CreateFromStream(new MemoryStream(bytes, writable: false));
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
         {
-            throw new InvalidOperationException($"Image bytes ({input.Bytes.Length} bytes) could not be decoded: {e.Message}", e);
+            throw new ImageDecodingException($"Image bytes ({bytes.Length} bytes) could not be decoded: {e.Message}", e);
         }
     }
+}
+
+/// <summary>An image column value that is not an encoded image ML.NET can decode (empty, truncated, another format).</summary>
+public sealed class ImageDecodingException : FormatException
+{
+    /// <summary>Creates the error.</summary>
+    public ImageDecodingException(string message, Exception? inner = null) : base(message, inner) { }
 }

@@ -1,6 +1,7 @@
 using System.Collections;
 using Microsoft.ML.MixtureHeads.Data;
 using Microsoft.ML.MixtureHeads.Models;
+using Microsoft.ML.MixtureHeads.Scoring;
 using Microsoft.ML.MixtureHeads.Training;
 using Microsoft.ML.OnnxRuntime;
 
@@ -45,9 +46,10 @@ internal abstract class ClassifierPlan
     /// <summary>Columns the stages add that the fitted model drops again.</summary>
     public abstract IReadOnlyList<string> TemporaryColumns { get; }
 
-    /// <summary>Reads the featurised training data (and validation data) into batch sources.</summary>
+    /// <summary>Reads the featurised training data (and validation data) into batch sources, passing
+    /// <paramref name="report"/> a line on the rows read every <c>ReportInterval</c> of the first read.</summary>
     public abstract ClassifierData Read(IDataView train, IDataView? validation, Func<DataViewRowCursor, Func<long>>? validationLabels,
-        string labelColumn, ClassifierOptionsBase options, int seed);
+        string labelColumn, ClassifierOptionsBase options, int seed, Action<string>? report);
 
     /// <summary>A freshly initialised network for the classes; it may learn what it needs from the training inputs (a vocabulary).</summary>
     public abstract IMixtureHeadsNetwork<TorchSharp.torch.Tensor> CreateNetwork(IReadOnlyList<string> classNames);
@@ -78,7 +80,7 @@ internal sealed class ClassifierPlan<TRow>(
     public override IReadOnlyList<string> TemporaryColumns => temporaryColumns;
 
     public override ClassifierData Read(IDataView train, IDataView? validation, Func<DataViewRowCursor, Func<long>>? validationLabels,
-        string labelColumn, ClassifierOptionsBase options, int seed)
+        string labelColumn, ClassifierOptionsBase options, int seed, Action<string>? report)
     {
         Func<DataViewRowCursor, Func<long>> trainingLabels = cursor => LabelColumn.KeyReader(cursor, labelColumn, "training");
         long rows = CountRows(train, labelColumn, trainingLabels);
@@ -93,9 +95,14 @@ internal sealed class ClassifierPlan<TRow>(
             heldOut = HeldOutRows(rows, held, seed);
         }
         int pool = Math.Max(16 * options.BatchSize, 1024);
-        ExampleSource<LabeledRow<TRow>> Source(IDataView data, Func<DataViewRowCursor, Func<long>> labels, Func<long, bool>? keep, long count, string dataSet) =>
-            ExampleSource<LabeledRow<TRow>>.Create(() => ReadRows(data, labelColumn, labels, keep, dataSet), count,
+        ExampleSource<LabeledRow<TRow>> Source(IDataView data, Func<DataViewRowCursor, Func<long>> labels, Func<long, bool>? keep, long count, string dataSet)
+        {
+            var progress = new ReadProgress(report, dataSet, count, options.ReportInterval);
+            var source = ExampleSource<LabeledRow<TRow>>.Create(() => progress.Track(ReadRows(data, labelColumn, labels, keep, dataSet)), count,
                 row => input.SizeInBytes(row.Input) + 8, options.MaxInMemoryDataBytes, bytesPerRow + 8, pool);
+            progress.Stop();
+            return source;
+        }
 
         long heldCount = heldOut is null ? 0 : CountTrue(heldOut);
         _train = Source(train, trainingLabels, heldOut is null ? null : row => !heldOut[(int)row], rows - heldCount, "training");
@@ -128,14 +135,30 @@ internal sealed class ClassifierPlan<TRow>(
     private IEnumerable<LabeledRow<TRow>> ReadRows(IDataView data, string labelColumn, Func<DataViewRowCursor, Func<long>> labels, Func<long, bool>? keep, string dataSet)
     {
         var schema = data.Schema;
-        using var cursor = data.GetRowCursor([schema[input.Column], schema[labelColumn]]);
+        using var cursor = data.GetRowCursor([schema[input.Column], schema[labelColumn], .. RowDescription.TextColumns(schema)]);
         var readInput = input.CreateReader(cursor, dataSet);
         var readLabel = labels(cursor);
-        while (cursor.MoveNext())
+        var describe = RowDescription.Of(cursor);
+        while (true)
         {
-            if (keep is not null && !keep(cursor.Position)) continue;
-            long label = readLabel();
-            yield return new LabeledRow<TRow>(readInput(), label);
+            TRow value;
+            long label;
+            bool moved = false;
+            try
+            {
+                if (!cursor.MoveNext()) break;
+                moved = true;
+                if (keep is not null && !keep(cursor.Position)) continue;
+                label = readLabel();
+                value = readInput();
+            }
+            catch (Exception e) when (RowDescription.UndecodableImage(e) is { } bad)
+            {
+                // ML.NET decodes ahead on worker threads, whose errors surface in MoveNext: find the row again.
+                string row = moved ? describe() : RowDescription.FirstUndecodableImage(data) ?? $"a row after row {cursor.Position}";
+                throw new ImageDecodingException($"The {dataSet} data, {row}: {bad.Message}", e);
+            }
+            yield return new LabeledRow<TRow>(value, label);
         }
     }
 

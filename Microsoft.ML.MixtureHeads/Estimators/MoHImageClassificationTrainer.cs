@@ -1,3 +1,4 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.MixtureHeads.Data;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Training;
@@ -32,18 +33,22 @@ public sealed class MoHImageClassificationTrainer
         /// <summary>A custom architecture; when set it replaces <see cref="ClassifierOptionsBase.Architecture"/>. Its class count is set from the label.</summary>
         public VisionTransformerConfig? Model;
 
-        /// <summary>Image side the model sees; null takes the pixel vector's dimensions, else the architecture's.</summary>
+        /// <summary>Image side the model sees. Null (default) takes a pixel vector's dimensions, or the first image's larger
+        /// side up to <see cref="MaxImageSideFromData"/> (larger images are resized), growing the architecture's patch size
+        /// so that at most <see cref="MaxPatchesPerSide"/> patches fit a side; the training log says what was chosen.</summary>
         public int? ImageSize;
 
-        /// <summary>1 (grayscale) or 3 (RGB); null takes the pixel vector's dimensions, else the architecture's.</summary>
+        /// <summary>1 (grayscale) or 3 (RGB). Null (default) takes a pixel vector's dimensions, or 1 when the first
+        /// images are all grayscale and 3 otherwise.</summary>
         public int? ImageChannels;
 
         /// <summary>Zero padding (pixels per side) before a random crop back to size during training; 0 = off. It helps
         /// long schedules and slows short ones (docs/decisions.md). Default 0.</summary>
         public int CropPadding;
 
-        /// <summary>Randomly flip half the training images left-right. Turn off for digits, text or anything whose class a flip changes. Default true.</summary>
-        public bool HorizontalFlip = true;
+        /// <summary>Randomly flip half the training images left-right: for photos whose class a mirror image keeps (not digits,
+        /// text or most non-natural images). Default false, as ML.NET's image trainer does not augment either.</summary>
+        public bool HorizontalFlip;
     }
 
     internal MoHImageClassificationTrainer(IHostEnvironment environment, Options options) : base(environment, options)
@@ -70,11 +75,11 @@ public sealed class MoHImageClassificationTrainer
         if (TrainerOptions.ImageChannels is { } channels && channels != config.Channels) yield return $"ImageChannels = {channels} (the model takes {config.Channels})";
     }
 
-    private protected override ClassifierPlan Plan(MLContext stages, DataViewSchema schema, ModelConfig? initialConfig)
+    private protected override ClassifierPlan Plan(MLContext stages, IDataView data, ModelConfig? initialConfig, IChannel channel)
     {
-        var column = schema.GetColumnOrNull(TrainerOptions.ImageColumnName)
-            ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{TrainerOptions.ImageColumnName}' not found in the data (columns: {string.Join(", ", schema.Select(c => c.Name))}).");
-        var config = initialConfig as VisionTransformerConfig ?? SizedToData(column);
+        var column = data.Schema.GetColumnOrNull(TrainerOptions.ImageColumnName)
+            ?? throw new ArgumentOutOfRangeException(nameof(data), $"Image column '{TrainerOptions.ImageColumnName}' not found in the data (columns: {string.Join(", ", data.Schema.Select(c => c.Name))}).");
+        var config = initialConfig as VisionTransformerConfig ?? SizedToData(data, column, channel);
         var shape = new ImageShape(config.Channels, config.ImageSize, config.ImageSize);
         var (stagesToPixels, pixelColumn, temporary) = ImageInput.Stages(stages, column, shape);
         long[] rowShape = [shape.Channels, shape.Height, shape.Width];
@@ -82,19 +87,45 @@ public sealed class MoHImageClassificationTrainer
             (classNames, _) => new MoHVisionTransformer(config with { Classes = classNames.Count }));
     }
 
-    /// <summary>The custom or registered architecture, sized to the image column and the options.</summary>
-    private VisionTransformerConfig SizedToData(DataViewSchema.Column column)
+    /// <summary>
+    /// The custom or registered architecture, sized to the data: a pixel vector's dimensions; or, for encoded bytes and
+    /// images, the first image's larger side (at most <see cref="MaxImageSideFromData"/>; larger images are resized)
+    /// and grayscale or colour as the first images are, with patches grown so that at most
+    /// <see cref="MaxPatchesPerSide"/> fit a side. <see cref="Options.ImageSize"/> and <see cref="Options.ImageChannels"/> override.
+    /// </summary>
+    private VisionTransformerConfig SizedToData(IDataView data, DataViewSchema.Column column, IChannel channel)
     {
         var config = TrainerOptions.Model ?? ModelRegistry.Get<VisionTransformerConfig>(TrainerOptions.Architecture);
         var fromVector = ImageInput.ShapeOfPixelVector(column.Type);
         if (fromVector is not null && fromVector.Height != fromVector.Width)
             throw new ArgumentOutOfRangeException(nameof(column), $"Image column '{column.Name}' holds {fromVector.Height}x{fromVector.Width} images; the vision transformer takes square images.");
-        return config with
-        {
-            ImageSize = TrainerOptions.ImageSize ?? fromVector?.Height ?? config.ImageSize,
-            Channels = TrainerOptions.ImageChannels ?? fromVector?.Channels ?? config.Channels,
-        };
+        if (fromVector is not null || column.Type is VectorDataViewType { ItemType: NumberDataViewType item } && item == NumberDataViewType.Single)
+            return config with
+            {
+                ImageSize = TrainerOptions.ImageSize ?? fromVector?.Height ?? config.ImageSize,
+                Channels = TrainerOptions.ImageChannels ?? fromVector?.Channels ?? config.Channels,
+            };
+
+        var probe = TrainerOptions.ImageSize is null || TrainerOptions.ImageChannels is null ? ImageProbe.Read(data, column) : null;
+        int channels = TrainerOptions.ImageChannels ?? (probe is null ? config.Channels : probe.Grayscale ? 1 : 3);
+        if (TrainerOptions.ImageSize is not null || probe is null)
+            return config with { ImageSize = TrainerOptions.ImageSize ?? config.ImageSize, Channels = channels };
+
+        int side = Math.Min(Math.Max(probe.Width, probe.Height), MaxImageSideFromData), patch = config.PatchSize;
+        while (side > MaxPatchesPerSide * patch) patch *= 2;
+        side = (side + patch - 1) / patch * patch;
+        channel.Info(MessageSensitivity.None,
+            $"Image column '{column.Name}': the first image is {probe.Width}x{probe.Height}, and the first {probe.Images} are {(probe.Grayscale ? "grayscale" : "in colour")}; " +
+            $"the model sees {side}x{side} with {channels} channel(s) and {patch}x{patch} patches{(side != probe.Width || side != probe.Height ? " (images are resized)" : "")}. " +
+            "Set ImageSize and ImageChannels to choose.");
+        return config with { ImageSize = side, Channels = channels, PatchSize = patch };
     }
+
+    /// <summary>The largest image side taken from the data when <see cref="Options.ImageSize"/> is unset; larger images are resized to it.</summary>
+    public const int MaxImageSideFromData = 64;
+
+    /// <summary>Patches per image side at most when the size comes from the data (the patch size doubles until they fit).</summary>
+    public const int MaxPatchesPerSide = 8;
 
     private protected override void CheckInputColumns(SchemaShape inputSchema)
     {

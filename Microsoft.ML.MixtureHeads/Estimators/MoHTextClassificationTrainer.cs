@@ -70,8 +70,9 @@ public sealed class MoHTextClassificationTrainer
         if (TrainerOptions.MaxLength is { } length && length != config.MaxLength) yield return $"MaxLength = {length} (the model reads {config.MaxLength})";
     }
 
-    private protected override ClassifierPlan Plan(MLContext stages, DataViewSchema schema, ModelConfig? initialConfig)
+    private protected override ClassifierPlan Plan(MLContext stages, IDataView data, ModelConfig? initialConfig, IChannel channel)
     {
+        var schema = data.Schema;
         var first = TextColumn(schema, TrainerOptions.TextColumnName);
         var (stagesToIds, idsColumn, temporary) = TrainerOptions.SecondTextColumnName is { } second
             ? TextInput.Stages(stages, first, TextColumn(schema, second))

@@ -115,6 +115,7 @@ public sealed class VisionTransformerBenchmarks : IBenchmarkSuite
         BatchSize = 128,
         LearningRate = 3e-3,
         WarmupEpochs = 0.3,
+        HorizontalFlip = true,
         LogEverySteps = 100,
         Seed = 1,
         MetricsCallback = m => { reports.Add(m); Console.Error.WriteLine($"  {architecture}: {m}"); },
