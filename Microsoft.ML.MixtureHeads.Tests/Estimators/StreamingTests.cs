@@ -66,7 +66,7 @@ public sealed class StreamingTests(ITestOutputHelper output)
 
         using var model = ml.MoHImageClassifier(options).Fit(data);
 
-        Assert.Contains(log, m => m.Contains("60000 training rows") && m.Contains("streamed each epoch"));
+        Assert.Contains(log, m => m.Contains("Read 60,000 training rows") && m.Contains("streamed each epoch"));
         var afterWarmUp = samples.Where(s => s.Step >= 40).ToList();
         Assert.True(afterWarmUp.Count >= 15, $"{afterWarmUp.Count} samples after warm-up");
         long growth = afterWarmUp.Max(s => s.Rss) - afterWarmUp[0].Rss;

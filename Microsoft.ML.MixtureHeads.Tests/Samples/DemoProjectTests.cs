@@ -23,6 +23,7 @@ public sealed partial class DemoProjectTests
         double chance = 1.0 / FashionMnistData.ClassNames.Count;
         Assert.True(double.Parse(accuracy.Groups["percent"].Value, CultureInfo.InvariantCulture) / 100 >= 2 * chance, accuracy.Value);
         Assert.Contains("Saved ", output);
+        Assert.Contains("Read 6,000 training rows", output);   // the trainer's progress, from the MLContext log
         Assert.Equal(8, PredictionLine().Matches(output).Count);
     }
 

@@ -36,12 +36,13 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
     /// <summary>The model kinds this trainer trains (an initial model of another kind is refused).</summary>
     private protected abstract IReadOnlyList<string> Kinds { get; }
 
-    /// <summary>The ML.NET stages, input adapter and network factory for this schema; throws naming the column when its type is wrong.</summary>
+    /// <summary>The ML.NET stages, input adapter and network factory for this data; throws naming the column when its type is wrong.</summary>
     /// <param name="stages">Builds the standard ML.NET stages (seeded).</param>
-    /// <param name="schema">The training data's schema.</param>
+    /// <param name="data">The training data (its schema, and its first rows where the architecture is sized to them).</param>
     /// <param name="initialConfig">The initial model's architecture when training continues from one: the plan must
     /// feed that architecture, and its network factory is not called.</param>
-    private protected abstract ClassifierPlan Plan(MLContext stages, DataViewSchema schema, ModelConfig? initialConfig);
+    /// <param name="channel">Where to say what was decided from the data.</param>
+    private protected abstract ClassifierPlan Plan(MLContext stages, IDataView data, ModelConfig? initialConfig, IChannel channel);
 
     /// <summary>The options set that an initial model's architecture overrides, each as "Name = value (the model has ...)".</summary>
     private protected abstract IEnumerable<string> OptionsConflictingWith(ModelConfig initialConfig);
@@ -72,29 +73,35 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         var host = _environment.Register(ComponentName);
         using var channel = host.Start("Training");
         int seed = options.Seed ?? host.Rand.Next();
-        var stages = new MLContext(seed);
-        var plan = Plan(stages, input.Schema, initial?.Config);
+        var context = ContextSettings.Of(_environment, host, channel);
+        var device = ResolveDevice(options.Device, context, channel);
+        var stages = new MLContext(seed) { TempFilePath = context.TempFilePath ?? Path.GetTempPath() };
+        var plan = Plan(stages, input, initial?.Config, channel);
+        var columns = new ScoringColumns(plan.InputColumn, options.ScoreColumnName, options.PredictedLabelColumnName, classNames);
+        columns.CheckClassNames(options.LabelColumnName);
         var validationLabels = options.ValidationSet is { } validationSet ? CheckValidationSet(validationSet, input.Schema, classNames) : null;
         using var threads = LibTorchThreads.Use(options.Threads);
 
         var preprocessing = plan.Stages?.Fit(input);
         channel.Info(MessageSensitivity.None, "Reading the training data...");
+        var reading = System.Diagnostics.Stopwatch.StartNew();
         var validation = options.ValidationSet is { } v ? preprocessing?.Transform(v) ?? v : null;
-        var data = plan.Read(preprocessing?.Transform(input) ?? input, validation, validationLabels, options.LabelColumnName, options, seed);
+        var data = plan.Read(preprocessing?.Transform(input) ?? input, validation, validationLabels, options.LabelColumnName, options, seed,
+            line => channel.Info(MessageSensitivity.None, line));
         LabelColumn.RequireClasses(labelColumn);
         channel.Info(MessageSensitivity.None,
-            $"{data.TrainRows} training rows, {data.ValidationRows} validation rows, {classNames.Length} classes; {(data.InMemory ? "held in memory" : "streamed each epoch")}.");
+            string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"Read {data.TrainRows:N0} training rows and {data.ValidationRows:N0} validation rows of {classNames.Length} classes in {reading.Elapsed:mm\\:ss}; {(data.InMemory ? "held in memory" : "streamed each epoch")}."));
 
         manual_seed(seed);   // weight initialisation
         var network = initial is null ? plan.CreateNetwork(classNames) : InitialNetwork(initial);
         try
         {
             var objective = new ClassificationObjective(network, classNames, options.LabelSmoothing, Augmentation, options.ScoreColumnName, PredictedLabelMapping.IndexColumn);
-            var summary = TrainingLoop.Run(objective, data.Train, data.Validation, new LoopSettings(options, seed, ResolveDevice(options.Device), channel));
+            var summary = TrainingLoop.Run(objective, data.Train, data.Validation, new LoopSettings(options, seed, device, channel, context.IsCancelled));
             network.Module.to(CPU);
             byte[] onnx = ExportedModel.Export(network, objective, plan.InputColumn);
-            var columns = new ScoringColumns(plan.InputColumn, options.ScoreColumnName, options.PredictedLabelColumnName, classNames);
-            string onnxFile = TemporaryModelFiles.Write(onnx);
+            string onnxFile = TemporaryModelFiles.Write(onnx, context.TempFilePath);
             var chain = ScoringChain.Build(stages, input, preprocessing, onnxFile, columns, plan.TemporaryColumns);
             return CreateTransformer(new FittedClassifier(chain, preprocessing, plan.CreateScoringInput, onnx, onnxFile, columns, network, summary));
         }
@@ -163,15 +170,31 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         return labels;
     }
 
-    private static Device ResolveDevice(string device) => device.Trim().ToLowerInvariant() switch
+    /// <summary>The options' device; "auto" takes <c>MLContext.GpuDeviceId</c> when set (the CPU instead when that GPU is
+    /// not there and <c>FallbackToCpu</c> is on), else CUDA when TorchSharp has it, else the CPU.</summary>
+    private static Device ResolveDevice(string device, ContextSettings context, IChannel channel)
     {
-        "auto" => cuda.is_available() ? CUDA : CPU,
-        "cpu" => CPU,
-        var name when name.StartsWith("cuda", StringComparison.Ordinal) => cuda.is_available()
-            ? torch.device(name)
-            : throw new ArgumentException($"Device '{device}' was asked for, but TorchSharp has no CUDA backend here (reference a TorchSharp-cuda package).", nameof(device)),
-        _ => throw new ArgumentException($"Device '{device}' is not cpu, cuda, cuda:N or auto.", nameof(device)),
-    };
+        switch (device.Trim().ToLowerInvariant())
+        {
+            case "auto" when context.GpuDeviceId is int id:
+                if (cuda.is_available() && id >= 0 && id < cuda.device_count()) return torch.device(DeviceType.CUDA, id);
+                if (!context.FallbackToCpu)
+                    throw new ArgumentException($"MLContext.GpuDeviceId is {id}, but TorchSharp has no CUDA device {id} here (reference a TorchSharp-cuda package); " +
+                        "set MLContext.FallbackToCpu to train on the CPU instead.", nameof(device));
+                channel.Warning(MessageSensitivity.None, $"MLContext.GpuDeviceId is {id}, but TorchSharp has no CUDA device {id} here: training on the CPU (FallbackToCpu).");
+                return CPU;
+            case "auto":
+                return cuda.is_available() ? CUDA : CPU;
+            case "cpu":
+                return CPU;
+            case var name when name.StartsWith("cuda", StringComparison.Ordinal):
+                return cuda.is_available()
+                    ? torch.device(name)
+                    : throw new ArgumentException($"Device '{device}' was asked for, but TorchSharp has no CUDA backend here (reference a TorchSharp-cuda package).", nameof(device));
+            default:
+                throw new ArgumentException($"Device '{device}' is not cpu, cuda, cuda:N or auto.", nameof(device));
+        }
+    }
 
     private static void CheckOptions(ClassifierOptionsBase o)
     {

@@ -13,10 +13,11 @@ internal static class TemporaryModelFiles
 
     static TemporaryModelFiles() => AppDomain.CurrentDomain.ProcessExit += (_, _) => DeleteAll();
 
-    /// <summary>Writes <paramref name="bytes"/> to a new file in the temp folder and returns its path.</summary>
-    public static string Write(byte[] bytes)
+    /// <summary>Writes <paramref name="bytes"/> to a new file in <paramref name="folder"/> (<c>MLContext.TempFilePath</c>;
+    /// null: the system's temp folder) and returns its path.</summary>
+    public static string Write(byte[] bytes, string? folder = null)
     {
-        string path = Path.Combine(Path.GetTempPath(), $"mixtureheads-{Guid.NewGuid():N}.onnx");
+        string path = Path.Combine(string.IsNullOrEmpty(folder) ? Path.GetTempPath() : folder, $"mixtureheads-{Guid.NewGuid():N}.onnx");
         File.WriteAllBytes(path, bytes);
         Files[path] = 0;
         return path;

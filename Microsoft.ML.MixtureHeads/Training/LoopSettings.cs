@@ -8,4 +8,9 @@ namespace Microsoft.ML.MixtureHeads.Training;
 /// <param name="Seed">Seeds dropout, augmentation and noise (weights are initialised, and batches shuffled, before).</param>
 /// <param name="Device">Where the network trains.</param>
 /// <param name="Channel">The MLContext log, or null.</param>
-internal sealed record LoopSettings(TrainerOptionsBase Options, int Seed, Device Device, IChannel? Channel = null);
+/// <param name="Cancelled">Also stops training, like the options' token, once it returns true (<c>mlContext.CancelExecution()</c>), or null.</param>
+internal sealed record LoopSettings(TrainerOptionsBase Options, int Seed, Device Device, IChannel? Channel = null, Func<bool>? Cancelled = null)
+{
+    /// <summary>Whether training was asked to stop.</summary>
+    public bool CancellationRequested => Options.CancellationToken.IsCancellationRequested || (Cancelled?.Invoke() ?? false);
+}

@@ -37,7 +37,8 @@ public abstract class TrainerOptionsBase
     /// <summary>libtorch intra-op threads during Fit (restored afterwards); null leaves libtorch's default (the core count).</summary>
     public int? Threads;
 
-    /// <summary>"cpu", "cuda", "cuda:1", ... or "auto" (CUDA when TorchSharp has it, else CPU). Default "auto".</summary>
+    /// <summary>"cpu", "cuda", "cuda:1", ... or "auto": <c>MLContext.GpuDeviceId</c> when set (with <c>MLContext.FallbackToCpu</c>
+    /// deciding what happens when that GPU is not there), else CUDA when TorchSharp has it, else CPU. Default "auto".</summary>
     public string Device = "auto";
 
     /// <summary>
@@ -74,6 +75,6 @@ public abstract class TrainerOptionsBase
     /// <summary>A step report is also made when this much time has passed since the last report. Default 10 seconds.</summary>
     public TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
 
-    /// <summary>Cancels training at the next step; Fit then returns the model trained so far.</summary>
+    /// <summary>Cancels training at the next step; Fit then returns the model trained so far. <c>mlContext.CancelExecution()</c> (Microsoft.ML.Experimental) does the same.</summary>
     public CancellationToken CancellationToken;
 }

@@ -48,7 +48,7 @@ internal static class TrainingLoop
             lastEpoch = epoch;
             foreach (var batch in train.Batches(epoch))
             {
-                if (options.CancellationToken.IsCancellationRequested) { cancelled = true; break; }
+                if (settings.CancellationRequested) { cancelled = true; break; }
                 if (options.MaxTrainingTime is { } budget && clock.Elapsed >= budget) { outOfTime = true; break; }
 
                 double learningRate = schedule.At(step);

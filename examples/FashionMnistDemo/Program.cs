@@ -21,6 +21,12 @@ for (int i = 0; i < args.Length; i++)
 }
 
 var mlContext = new MLContext(seed: 1);
+// The trainer's progress (reading the data, steps, epochs) as it logs it to the MLContext.
+mlContext.Log += (_, e) =>
+{
+    if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info && e.Source.StartsWith("MoHImageClassification", StringComparison.Ordinal))
+        Console.WriteLine($"{DateTime.Now:HH:mm:ss} {e.RawMessage}");
+};
 Console.WriteLine("Reading Fashion-MNIST from Debian's dataset-fashion-mnist...");
 var train = FashionMnistData.Read(FashionMnistSplit.Train).Take(trainImages).ToDataView(mlContext);
 var test = FashionMnistData.Read(FashionMnistSplit.Test).ToDataView(mlContext);
@@ -35,10 +41,10 @@ var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
         BatchSize = 128,
         LearningRate = 3e-3,
         WarmupEpochs = 0.3,
+        HorizontalFlip = true, // clothes keep their class in a mirror
         MaxTrainingTime = TimeSpan.FromMinutes(minutes), // a safety net: the schedule is planned for the epochs
         ValidationSet = test, // raw class names are fine: they are matched to the training classes
         LogEverySteps = 50,
-        MetricsCallback = m => Console.WriteLine(m),
     }));
 
 Console.WriteLine($"Training {architecture} for {epochs} epochs (at most {minutes} minutes), validating on the test images after each...");
