@@ -14,6 +14,9 @@ public sealed class ConvStemTests
     [InlineData(3, 16, 2, 10)]
     public void Matches_the_PyTorch_reference_forward_and_gradients(int channels, int dim, int patch, int size)
     {
+        // On 1 thread (as the reference runs) libtorch 2.10's oneDNN gets the input gradient of narrow convolutions
+        // wrong every time, on 2 threads now and then (docs/decisions.md): 1 thread proves the adapter's workaround.
+        using var threads = Microsoft.ML.MixtureHeads.Training.LibTorchThreads.Use(1);
         using var scope = NewDisposeScope();
         manual_seed(channels + dim + patch);
         var stem = new ConvStem(channels, dim, patch);

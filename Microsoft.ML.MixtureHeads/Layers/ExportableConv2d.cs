@@ -54,7 +54,25 @@ public sealed class ExportableConv2d : ExportableModule
     {
         if (x.dim() != 4 || x.shape[1] != InChannels)
             throw new ArgumentException($"Conv2d expects [B, {InChannels}, H, W], got [{string.Join(", ", x.shape)}].", nameof(x));
-        return nn.functional.conv2d(x, weight, bias, strides: [Stride, Stride], padding: [Padding, Padding]);   // [B, out, H', W']
+        // libtorch 2.10's oneDNN (AVX-512) gets narrow convolutions wrong (docs/decisions.md): they go through im2col,
+        // which is exact; channel counts in multiples of 16, and an image input that needs no gradient, take the fast kernel.
+        bool native = OutChannels % ChannelBlock == 0 && (InChannels % ChannelBlock == 0 || InChannels <= 3 && !x.requires_grad);
+        return native
+            ? nn.functional.conv2d(x, weight, bias, strides: [Stride, Stride], padding: [Padding, Padding])   // [B, out, H', W']
+            : Im2Col(x);
+    }
+
+    /// <summary>Channel counts that are multiples of this run on libtorch's convolution kernel; others as im2col + matmul.</summary>
+    internal const long ChannelBlock = 16;
+
+    /// <summary>The convolution as unfold (im2col) and one matmul.</summary>
+    private Tensor Im2Col(Tensor x)
+    {
+        long height = (x.shape[2] + 2 * Padding - KernelSize) / Stride + 1, width = (x.shape[3] + 2 * Padding - KernelSize) / Stride + 1;
+        var columns = nn.functional.unfold(x, KernelSize, padding: Padding, stride: Stride);        // [B, in*k*k, H'*W']
+        var y = weight.view(OutChannels, -1).matmul(columns);                                          // [B, out, H'*W']
+        if (bias is not null) y = y.Plus(bias.view(OutChannels, 1));
+        return y.view(x.shape[0], OutChannels, height, width);                                        // [B, out, H', W']
     }
 
     /// <inheritdoc />
