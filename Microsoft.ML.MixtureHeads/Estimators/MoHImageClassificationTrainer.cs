@@ -3,6 +3,7 @@ using Microsoft.ML.MixtureHeads.Data;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Training;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Transforms.Image;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -106,7 +107,8 @@ public sealed class MoHImageClassificationTrainer
                 Channels = TrainerOptions.ImageChannels ?? fromVector?.Channels ?? config.Channels,
             };
 
-        var probe = TrainerOptions.ImageSize is null || TrainerOptions.ImageChannels is null ? ImageProbe.Read(data, column) : null;
+        bool images = column.Type is ImageDataViewType || column.Type is VectorDataViewType { ItemType: var bytes } && bytes == NumberDataViewType.Byte;
+        var probe = images && (TrainerOptions.ImageSize is null || TrainerOptions.ImageChannels is null) ? ImageProbe.Read(data, column) : null;
         int channels = TrainerOptions.ImageChannels ?? (probe is null ? config.Channels : probe.Grayscale ? 1 : 3);
         if (TrainerOptions.ImageSize is not null || probe is null)
             return config with { ImageSize = TrainerOptions.ImageSize ?? config.ImageSize, Channels = channels };
