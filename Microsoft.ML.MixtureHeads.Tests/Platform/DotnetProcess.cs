@@ -22,8 +22,7 @@ internal static class DotnetProcess
         string crashes = Directory.CreateTempSubdirectory("mixtureheads-crash-").FullName;
         try
         {
-            var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in arguments) start.ArgumentList.Add(a);
+            var start = StartInfo(directory, file, arguments);
             start.Environment["DOTNET_DbgEnableMiniDump"] = "1";
             start.Environment["DOTNET_EnableCrashReport"] = "1";
             start.Environment["DOTNET_DbgMiniDumpType"] = "1";
@@ -40,6 +39,26 @@ internal static class DotnetProcess
         {
             Directory.Delete(crashes, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="file"/> in <paramref name="directory"/> and returns its exit code, stdout and stderr whatever
+    /// the exit code (for tests of a program's failures); asserts only that it ends within 10 minutes.
+    /// </summary>
+    public static (int ExitCode, string Output, string Error) RunToExit(string directory, string file, params string[] arguments)
+    {
+        using var process = Process.Start(StartInfo(directory, file, arguments))!;
+        var error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(10)), $"{file} {string.Join(' ', arguments)} timed out");
+        return (process.ExitCode, output, error.Result);
+    }
+
+    private static ProcessStartInfo StartInfo(string directory, string file, string[] arguments)
+    {
+        var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        return start;
     }
 
     /// <summary>The folder holding MLNet.MoH.sln, found above the test output.</summary>

@@ -1,24 +1,28 @@
+using System.CommandLine;
 using System.Reflection;
 using Microsoft.ML.MixtureHeads.Benchmarks;
 using TorchSharp;
 
 // ./build.sh bench [--suite NAME] [--quick] [--threads N] [--epochs N]
 // Every suite prints our figures next to its baseline's, measured in this same run on this machine.
-string? only = null;
-bool quick = false;
-int threads = Environment.ProcessorCount;
-int? epochs = null;
-for (int i = 0; i < args.Length; i++)
+var suiteOption = new Option<string?>("--suite") { Description = "Run only the suite of this name (default: every suite)" };
+var quickOption = new Option<bool>("--quick") { Description = "Shorter runs for a quick look" };
+var threadsOption = new Option<int>("--threads")
 {
-    switch (args[i])
-    {
-        case "--suite": only = args[++i]; break;
-        case "--quick": quick = true; break;
-        case "--threads": threads = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-        case "--epochs": epochs = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
-        default: Console.Error.WriteLine($"unknown argument '{args[i]}'"); return 2;
-    }
-}
+    Description = "Torch threads, one per core by default",
+    DefaultValueFactory = _ => Environment.ProcessorCount,
+};
+var epochsOption = new Option<int?>("--epochs") { Description = "Epochs for the suites that train (default: each suite's own)" };
+var command = new RootCommand("Microsoft.ML.MixtureHeads benchmarks: our figures next to their baselines'")
+{
+    suiteOption, quickOption, threadsOption, epochsOption,
+};
+var parsed = command.Parse(args);
+if (parsed.Action is not null) return parsed.Invoke(); // --help, or a usage error: printed, exit code 1
+string? only = parsed.GetValue(suiteOption);
+bool quick = parsed.GetValue(quickOption);
+int threads = parsed.GetValue(threadsOption);
+int? epochs = parsed.GetValue(epochsOption);
 
 string root = AppContext.BaseDirectory;
 while (!File.Exists(Path.Combine(root, "MLNet.MoH.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");

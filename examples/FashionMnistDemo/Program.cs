@@ -1,6 +1,8 @@
 // Fashion-MNIST with a Mixture-of-Head attention vision transformer, as an ordinary ML.NET pipeline:
 // train (live progress), evaluate on the 10,000 test images, save the .zip, load it in a fresh MLContext and predict.
 //   ./build.sh demo [--epochs 3] [--minutes 10] [--architecture moh_vit_tiny_75] [--train-images 60000]
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -8,17 +10,25 @@ using Microsoft.ML.MixtureHeads;
 using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Estimators;
 
-double minutes = 10;
-string architecture = "moh_vit_tiny_75";
-int epochs = 3;
-int trainImages = 60_000;
-for (int i = 0; i < args.Length; i++)
+var minutesOption = new Option<double>("--minutes")
 {
-    if (args[i] == "--minutes") minutes = double.Parse(args[++i], CultureInfo.InvariantCulture);
-    else if (args[i] == "--architecture") architecture = args[++i];
-    else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
-    else if (args[i] == "--train-images") trainImages = int.Parse(args[++i], CultureInfo.InvariantCulture);
-}
+    Description = "Training stops after this many minutes even if epochs remain",
+    DefaultValueFactory = _ => 10,
+    CustomParser = InvariantDouble, // "2.5" whatever the machine's culture
+};
+var architectureOption = new Option<string>("--architecture") { Description = "The vision transformer", DefaultValueFactory = _ => "moh_vit_tiny_75" };
+var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training images", DefaultValueFactory = _ => 3 };
+var trainImagesOption = new Option<int>("--train-images") { Description = "Train on the first N training images", DefaultValueFactory = _ => 60_000 };
+var command = new RootCommand("Fashion-MNIST with a Mixture-of-Head attention vision transformer")
+{
+    minutesOption, architectureOption, epochsOption, trainImagesOption,
+};
+var parsed = command.Parse(args);
+if (parsed.Action is not null) return parsed.Invoke(); // --help, or a usage error: printed, exit code 1
+double minutes = parsed.GetValue(minutesOption);
+string architecture = parsed.GetValue(architectureOption)!;
+int epochs = parsed.GetValue(epochsOption);
+int trainImages = parsed.GetValue(trainImagesOption);
 
 var mlContext = new MLContext(seed: 1);
 // The trainer's progress (reading the data, steps, epochs) as it logs it to the MLContext.
@@ -76,6 +86,15 @@ if (usage is not null)
         Console.WriteLine($"  block {layer}: {string.Join(" ", usage[layer].Select(u => u.ToString("P0", CultureInfo.InvariantCulture).PadLeft(5)))}");
 }
 File.Delete(path);
+return 0;
+
+static double InvariantDouble(ArgumentResult result)
+{
+    string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+    if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return value;
+    result.AddError($"Cannot parse argument '{text}' for option '--minutes' as a number.");
+    return 0;
+}
 
 /// <summary>What the reloaded model gives back for one image.</summary>
 internal sealed class Prediction
