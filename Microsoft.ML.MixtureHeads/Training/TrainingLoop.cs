@@ -35,7 +35,7 @@ internal static class TrainingLoop
         using var optimizer = CreateOptimizer(model, options);
 
         var clock = Stopwatch.StartNew();
-        var progress = new Progress(settings, totalSteps, clock);
+        var progress = new Progress(settings, totalSteps, () => clock.Elapsed);
         var window = new ReportWindow(options.Epochs);      // since the last step report
         var epochWindow = new ReportWindow(options.Epochs); // since the epoch began
         var epochReports = new List<TrainingMetrics>();
