@@ -18,10 +18,11 @@ internal sealed record FittedClassifier(
     TrainingSummary Summary);
 
 /// <summary>
-/// A fitted Mixture-of-Heads classifier. It is a thin shell around a chain of standard ML.NET stages - the
-/// pre-processing, ML.NET's own <c>OnnxTransformer</c> over the exported network, and the predicted-label stages -
-/// and forwards schema propagation, row-to-row mapping (prediction engines) and saving to that chain, so
-/// <c>mlContext.Model.Save</c> writes standard stages and <c>mlContext.Model.Load</c> works in any process.
+/// A fitted Mixture-of-Heads classifier. It is a thin shell around a chain of ML.NET stages - the pre-processing,
+/// ML.NET's own <c>OnnxTransformer</c> over the exported network, the per-class stages that make <c>Score</c>'s slot
+/// names, and the predicted-label stages - and forwards schema propagation, row-to-row mapping (prediction engines) and
+/// saving to that chain, so <c>mlContext.Model.Save</c> writes ML.NET stages plus stateless stages of the scoring
+/// package, and <c>mlContext.Model.Load</c> works in any process that references that package.
 /// <see cref="Transform"/> scores in batches with ONNX Runtime (the same graph), not row by row.
 /// </summary>
 public abstract class MixtureHeadsClassificationTransformer : ITransformer, IDisposable

@@ -74,7 +74,7 @@ var metrics = mlContext.MulticlassClassification.Evaluate(model.Transform(test))
 Console.WriteLine($"Accuracy: {metrics.MicroAccuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3})");
 
 // Save
-// One `.zip` holds standard ML.NET stages and the network as ONNX.
+// One `.zip` holds ML.NET stages, the scoring package's stateless stages and the network as ONNX.
 
 mlContext.Model.Save(model, train.Schema, "fashion-mnist-moh.zip");
 Console.WriteLine($"Saved {Path.GetFullPath("fashion-mnist-moh.zip")}");

@@ -73,7 +73,7 @@ var metrics = mlContext.MulticlassClassification.Evaluate(model.Transform(split.
 Console.WriteLine($"Accuracy: {metrics.MicroAccuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3})");
 
 // Save
-// One `.zip` holds standard ML.NET stages, the tokenizer stage and the network (with its vocabulary) as ONNX.
+// One `.zip` holds ML.NET stages, the scoring package's stateless stages (the tokenizer, class probabilities) and the network (with its vocabulary) as ONNX.
 
 mlContext.Model.Save(model, split.TrainSet.Schema, "spam-filter-moh.zip");
 Console.WriteLine($"Saved {Path.GetFullPath("spam-filter-moh.zip")}");
