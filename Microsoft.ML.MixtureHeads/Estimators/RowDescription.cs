@@ -13,7 +13,7 @@ internal static class RowDescription
 
     /// <summary>The visible scalar text columns of <paramref name="schema"/> worth activating to describe a row.</summary>
     public static IEnumerable<DataViewSchema.Column> TextColumns(DataViewSchema schema) =>
-        schema.Where(c => !c.IsHidden && c.Type is TextDataViewType && !c.Name.StartsWith("__MoH_", StringComparison.Ordinal)).Take(MaxColumns);
+        schema.Where(c => !c.IsHidden && c.Type is TextDataViewType && !c.Name.StartsWith(ScoringColumns.ReservedPrefix, StringComparison.Ordinal)).Take(MaxColumns);
 
     /// <summary>A function that describes the cursor's current row, e.g. <c>row 17 (ImagePath = 'photos/cat/3.png')</c>.</summary>
     public static Func<string> Of(DataViewRowCursor cursor)

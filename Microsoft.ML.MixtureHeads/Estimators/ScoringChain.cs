@@ -11,7 +11,8 @@ namespace Microsoft.ML.MixtureHeads.Estimators;
 /// <param name="ClassNames">Class names in label-key order; the graph has one probability output named by each.</param>
 internal sealed record ScoringColumns(string InputColumn, string ScoreColumn, string PredictedLabelColumn, IReadOnlyList<string> ClassNames)
 {
-    private const string ReservedPrefix = "__MoH_";
+    /// <summary>The prefix of the temporary columns our stages add (and drop again).</summary>
+    public const string ReservedPrefix = "__MoH_";
 
     /// <summary>Checks that every class name can name a column of its own.</summary>
     /// <exception cref="ArgumentException">A class name is empty, reserved, or equal to an output column's name.</exception>
