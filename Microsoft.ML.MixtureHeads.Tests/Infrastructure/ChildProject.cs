@@ -50,9 +50,12 @@ public sealed class ChildProject : IDisposable
     /// An app as a deployment of a saved model references it: Microsoft.ML.MixtureHeads.Scoring alone (which brings
     /// ML.NET, its image and ONNX stages and ONNX Runtime). Fails when TorchSharp or libtorch reached the output.
     /// </summary>
-    public static ChildProject DeployedScorer(string name, string program)
+    /// <param name="name">Project name.</param>
+    /// <param name="program">The whole Program.cs.</param>
+    /// <param name="packages">Further NuGet packages the app references (a pretrained model's package), or none.</param>
+    public static ChildProject DeployedScorer(string name, string program, IEnumerable<(string Id, string Version)>? packages = null)
     {
-        var child = Create(name, program, [], ["Microsoft.ML.MixtureHeads.Scoring/Microsoft.ML.MixtureHeads.Scoring.csproj"]);
+        var child = Create(name, program, packages ?? [], ["Microsoft.ML.MixtureHeads.Scoring/Microsoft.ML.MixtureHeads.Scoring.csproj"]);
         string output = Path.Combine(child.Directory, "bin", DotnetProcess.Configuration, "net10.0");
         var torch = System.IO.Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories)
             .Where(f => Path.GetFileName(f).Contains("torch", StringComparison.OrdinalIgnoreCase)).ToList();

@@ -73,6 +73,11 @@ public sealed class ModuleWalkTests
                 var network = new MoHTextEncoder(text with { MaxLength = 40, VocabularySize = vocabulary.Size, Classes = 3 }, vocabulary);
                 var ids = new MixtureHeads.Data.TokenInput("ids", 40).Collate([Row(12), Row(30), Row(1)]).ToTensor(CPU);
                 return (network, ids);
+            case BertEncoderConfig bert:
+                var rows = new Random(6);
+                long[] Ids(int length) => [.. Enumerable.Range(0, length).Select(_ => (long)rows.Next(1, 400))];
+                var encoder = new BertEncoder(bert with { VocabularySize = 400, MaxPositions = 64, MaxLength = 40, Classes = 3 });
+                return (encoder, new MixtureHeads.Data.TokenInput("ids", 40).Collate([Ids(12), Ids(30), Ids(1)]).ToTensor(CPU));
             default:
                 throw new NotSupportedException($"The walk has no input for {config.GetType().Name}; add one.");
         }
@@ -96,6 +101,12 @@ public sealed class ModuleWalkTests
                     calls.Add(new Call(path, check => check.Expect(path,
                         moe.EmitOnnx(check.Graph, new OnnxSequenceInput(check.Input("x", input), keep is null ? null : check.Input("mask", keep)), path),
                         expected, Tolerance.Reduction)));
+                    return output;
+                }).remove;
+            case PostNormBlock postNorm:
+                return postNorm.register_forward_hook((_, input, output) =>
+                {
+                    calls.Add(SequenceCall(path, input, output.X, postNorm.EmitOnnx));
                     return output;
                 }).remove;
             case TransformerBlock block:

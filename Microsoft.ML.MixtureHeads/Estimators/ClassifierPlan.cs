@@ -56,6 +56,10 @@ internal abstract class ClassifierPlan
 
     /// <summary>A new scoring batch builder over the same input adapter.</summary>
     public abstract IScoringInput CreateScoringInput();
+
+    /// <summary>The peak learning rate to train with instead of the options' (a pretrained start the user left at the
+    /// trainer's default), or null to keep the options'.</summary>
+    public double? LearningRate { get; init; }
 }
 
 /// <summary>A <see cref="ClassifierPlan"/> whose rows are <typeparamref name="TRow"/>s.</summary>

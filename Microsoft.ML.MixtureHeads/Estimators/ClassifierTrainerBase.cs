@@ -98,7 +98,8 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         try
         {
             var objective = new ClassificationObjective(network, classNames, options.LabelSmoothing, Augmentation, options.ScoreColumnName, PredictedLabelMapping.IndexColumn);
-            var summary = TrainingLoop.Run(objective, data.Train, data.Validation, new LoopSettings(options, seed, device, channel, context.IsCancelled));
+            var loopOptions = plan.LearningRate is { } learningRate ? options.WithLearningRate(learningRate) : options;
+            var summary = TrainingLoop.Run(objective, data.Train, data.Validation, new LoopSettings(loopOptions, seed, device, channel, context.IsCancelled));
             network.Module.to(CPU);
             byte[] onnx = ExportedModel.Export(network, objective, plan.InputColumn);
             string onnxFile = TemporaryModelFiles.Write(onnx, context.TempFilePath);

