@@ -76,7 +76,7 @@ public sealed class ModuleWalkTests
             case BertEncoderConfig bert:
                 var rows = new Random(6);
                 long[] Ids(int length) => [.. Enumerable.Range(0, length).Select(_ => (long)rows.Next(1, 400))];
-                var encoder = new BertEncoder(bert with { VocabularySize = 400, MaxPositions = 64, MaxLength = 40, Classes = 3 });
+                var encoder = new BertEncoder(bert with { Depth = 2, VocabularySize = 400, MaxPositions = 64, MaxLength = 40, Classes = 3 });   // 2 of 6 blocks: each block is checked alike
                 return (encoder, new MixtureHeads.Data.TokenInput("ids", 40).Collate([Ids(12), Ids(30), Ids(1)]).ToTensor(CPU));
             default:
                 throw new NotSupportedException($"The walk has no input for {config.GetType().Name}; add one.");
