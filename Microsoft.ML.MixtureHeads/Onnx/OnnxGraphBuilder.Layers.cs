@@ -33,4 +33,17 @@ public sealed partial class OnnxGraphBuilder
     public string LayerNormalization(string x, string scale, string? bias, long axis = -1, float epsilon = 1e-5f) =>
         Apply("LayerNormalization", bias is null ? [x, scale] : [x, scale, bias],
             OnnxAttribute.Int("axis", axis), OnnxAttribute.Float("epsilon", epsilon));
+
+    /// <summary>Inference-mode batch normalisation of [B, C, ...]: (x - mean) / sqrt(var + epsilon) * scale + bias, per channel.</summary>
+    public string BatchNormalization(string x, string scale, string bias, string mean, string variance, float epsilon = 1e-5f) =>
+        Apply("BatchNormalization", [x, scale, bias, mean, variance], OnnxAttribute.Float("epsilon", epsilon));
+
+    /// <summary>Max pooling of [B, C, H, W] with a square window.</summary>
+    /// <param name="x">The input.</param>
+    /// <param name="kernel">Window side.</param>
+    /// <param name="stride">Stride in both dims.</param>
+    /// <param name="padding">Padding on every side (padded cells never win).</param>
+    public string MaxPool(string x, long kernel, long stride, long padding) =>
+        Apply("MaxPool", [x], OnnxAttribute.Ints("kernel_shape", [kernel, kernel]), OnnxAttribute.Ints("strides", [stride, stride]),
+            OnnxAttribute.Ints("pads", [padding, padding, padding, padding]));
 }
