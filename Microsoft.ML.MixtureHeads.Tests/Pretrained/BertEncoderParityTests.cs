@@ -101,6 +101,7 @@ public sealed class BertEncoderParityTests
         using var encoder = new BertEncoder(Tiny(HeadRouting.ParameterFree));
         Assert.Contains("[2, 3, 4]", Assert.Throws<ArgumentException>(() => encoder.forward(zeros(2, 3, 4, dtype: ScalarType.Int64))).Message);
         Assert.Contains("Float32", Assert.Throws<ArgumentException>(() => encoder.forward(zeros(2, 3))).Message);
+        Assert.Contains("position table has 16", Assert.Throws<ArgumentException>(() => encoder.Encode(ones(1, 17, dtype: ScalarType.Int64), ones(1, 17, dtype: ScalarType.Bool))).Message);
         Assert.Contains("MaxLength", Assert.Throws<ArgumentException>(() => new BertEncoder(Tiny(HeadRouting.Dense) with { MaxLength = 17 })).Message);
     }
 }

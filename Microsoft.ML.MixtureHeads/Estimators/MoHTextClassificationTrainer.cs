@@ -90,12 +90,12 @@ public sealed class MoHTextClassificationTrainer
     {
         var schema = data.Schema;
         var first = TextColumn(schema, TrainerOptions.TextColumnName);
-        if ((initialConfig ?? ConfiguredArchitecture()) is BertEncoderConfig bert) return PretrainedPlan(stages, first, bert, fromInitialModel: initialConfig is not null, channel);
+        var architecture = initialConfig ?? ConfiguredArchitecture();
+        if (architecture is BertEncoderConfig bert) return PretrainedPlan(stages, first, bert, fromInitialModel: initialConfig is not null, channel);
         var (stagesToIds, idsColumn, temporary) = TrainerOptions.SecondTextColumnName is { } second
             ? TextInput.Stages(stages, first, TextColumn(schema, second))
             : TextInput.Stages(stages, first);
-        var config = initialConfig as TextEncoderConfig ?? ConfiguredArchitecture();
-        var textConfig = (TextEncoderConfig)config;
+        var textConfig = (TextEncoderConfig)architecture;
         return new ClassifierPlan<long[]>(stagesToIds, new TokenInput(idsColumn, textConfig.MaxLength), temporary, bytesPerRow: null, (classNames, trainingIds) =>
         {
             var vocabulary = CompactVocabulary.Build(trainingIds(), TrainerOptions.VocabularyMinCount, TrainerOptions.VocabularyMaxSize);

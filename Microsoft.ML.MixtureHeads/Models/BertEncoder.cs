@@ -75,6 +75,8 @@ public sealed class BertEncoder : MixtureHeadsNetwork<Tensor, BertEncoderConfig>
         if (tokenTypes is not null && (tokenTypes.dtype != ScalarType.Int64 || !tokenTypes.shape.SequenceEqual(ids.shape)))
             throw new ArgumentException($"tokenTypes must be int64 [{string.Join(", ", ids.shape)}]; got {tokenTypes.dtype} [{string.Join(", ", tokenTypes.shape)}].", nameof(tokenTypes));
         long length = ids.shape[1];
+        if (length > Config.MaxPositions)
+            throw new ArgumentException($"ids hold {length} tokens per row; the position table has {Config.MaxPositions}.", nameof(ids));
         var positions = arange(length, ScalarType.Int64, ids.device);                                     // [L]
         var types = tokenTypes ?? zeros(1, 1, ScalarType.Int64, ids.device);
         var x = word_embeddings.call(ids).Plus(position_embeddings.call(positions)).Plus(token_type_embeddings.call(types));   // [B, L, D]
