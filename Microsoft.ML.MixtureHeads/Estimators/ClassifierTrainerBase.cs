@@ -97,8 +97,19 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         var network = initial is null ? plan.CreateNetwork(classNames) : InitialNetwork(initial);
         try
         {
-            var objective = new ClassificationObjective(network, classNames, options.LabelSmoothing, Augmentation, options.ScoreColumnName, PredictedLabelMapping.IndexColumn);
-            var summary = TrainingLoop.Run(objective, data.Train, data.Validation, new LoopSettings(options, seed, device, channel, context.IsCancelled));
+            var (trained, batches) = (network, data);
+            if (network is IFrozenPrefixNetwork prefix && Augmentation is null)
+            {
+                var caching = System.Diagnostics.Stopwatch.StartNew();
+                network.Module.to(device);
+                if (FrozenFeaturesNetwork.Cache(plan, prefix, options, seed, device) is { } cached)
+                {
+                    (trained, batches) = (new FrozenFeaturesNetwork(network, prefix), cached);
+                    channel.Info(MessageSensitivity.None, $"Computed the frozen layers' output for every row once in {caching.Elapsed:mm\\:ss}; training starts from it.");
+                }
+            }
+            var objective = new ClassificationObjective(trained, classNames, options.LabelSmoothing, Augmentation, options.ScoreColumnName, PredictedLabelMapping.IndexColumn);
+            var summary = TrainingLoop.Run(objective, batches.Train, batches.Validation, new LoopSettings(options, seed, device, channel, context.IsCancelled));
             network.Module.to(CPU);
             byte[] onnx = ExportedModel.Export(network, objective, plan.InputColumn);
             string onnxFile = TemporaryModelFiles.Write(onnx, context.TempFilePath);
