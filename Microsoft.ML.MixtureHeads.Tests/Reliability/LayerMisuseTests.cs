@@ -42,6 +42,28 @@ public sealed class LayerMisuseTests
         Assert.Contains("at least one token", Assert.Throws<ArgumentException>(() => moe.call(x, null)).Message);
     }
 
+    public static TheoryData<string> TensorLayers => ["ExportableLinear", "BitLinear", "RMSNorm", "SwiGLU", "GeluMlp", "PatchEmbedding", "ConvStem"];
+
+    [Theory]
+    [MemberData(nameof(TensorLayers))]
+    public void Tensor_layers_map_an_empty_batch_to_an_empty_output(string layer)
+    {
+        (ExportableModule module, long[] input, long[] output) = layer switch
+        {
+            "ExportableLinear" => ((ExportableModule)new ExportableLinear(16, 8), new long[] { 0, 16 }, new long[] { 0, 8 }),
+            "BitLinear" => (new BitLinear(16, 8), [2, 0, 16], [2, 0, 8]),
+            "RMSNorm" => (new RMSNorm(16), [0, 16], [0, 16]),
+            "SwiGLU" => (new SwiGLU(16, 32), [0, 16], [0, 16]),
+            "GeluMlp" => (new GeluMlp(16, 32), [2, 0, 16], [2, 0, 16]),
+            "PatchEmbedding" => (new PatchEmbedding(1, 16, 4), [0, 1, 8, 8], [0, 4, 16]),
+            _ => (new ConvStem(1, 16, 4), [0, 1, 8, 8], [0, 4, 16]),
+        };
+        using (module)
+        using (var x = zeros(input))
+        using (var y = module.call(x))
+            Assert.Equal(output, y.shape);
+    }
+
     [Fact]
     public void Layers_and_networks_used_after_Dispose_say_so_naming_their_type()
     {
