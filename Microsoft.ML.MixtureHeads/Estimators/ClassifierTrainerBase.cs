@@ -225,6 +225,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
             "needs validation data: set ValidationSet or ValidationFraction.");
         Require(o.Threads is null or >= 1, nameof(o.Threads), $"must be at least 1 when set, got {o.Threads}.");
         Require(o.MaxInMemoryDataBytes >= 0, nameof(o.MaxInMemoryDataBytes), $"must not be negative, got {o.MaxInMemoryDataBytes}.");
+        Require(o.CheckpointEverySteps >= 1, nameof(o.CheckpointEverySteps), $"must be at least 1, got {o.CheckpointEverySteps}.");
         Require(o.ReportInterval > TimeSpan.Zero, nameof(o.ReportInterval), $"must be positive, got {o.ReportInterval}.");
         Require(!string.IsNullOrWhiteSpace(o.LabelColumnName), nameof(o.LabelColumnName), "must name a column.");
         Require(!string.IsNullOrWhiteSpace(o.ScoreColumnName), nameof(o.ScoreColumnName), "must name a column.");
