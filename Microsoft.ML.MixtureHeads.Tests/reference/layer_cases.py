@@ -2,3 +2,4 @@
 import moh_cases  # noqa: F401
 import mhmoe_cases  # noqa: F401
 import block_cases  # noqa: F401
+import resnet_cases  # noqa: F401
