@@ -91,6 +91,16 @@ public sealed class FashionMnistData
         return new FashionMnistData(_pixels.AsSpan(0, count * Height * Width).ToArray(), _labels.AsSpan(0, count).ToArray());
     }
 
+    /// <summary>The first <paramref name="perClass"/> images of each class, in their order in the file: a small labelled set
+    /// with every class equally represented.</summary>
+    public FashionMnistData Balanced(int perClass)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(perClass);
+        var taken = new int[ClassNames.Count];
+        var chosen = Enumerable.Range(0, Count).Where(i => taken[Label(i)]++ < perClass).ToArray();
+        return new FashionMnistData(chosen.SelectMany(i => Pixels(i).ToArray()).ToArray(), chosen.Select(i => (byte)Label(i)).ToArray());
+    }
+
     /// <summary>The images as an ML.NET <see cref="IDataView"/> of <see cref="FashionMnistImage"/> rows
     /// (PNG bytes are encoded as rows are read).</summary>
     public IDataView ToDataView(MLContext mlContext)

@@ -1,6 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
+using SkiaSharp;
 
 namespace Microsoft.ML.MixtureHeads.Scoring;
 
@@ -43,10 +44,11 @@ public sealed class ImageBytesDecoding : CustomMappingFactory<EncodedImageRow, D
     private static void Decode(EncodedImageRow input, DecodedImageRow output) => output.Image = Decode(input.Bytes);
 
     /// <summary>The image <paramref name="bytes"/> encode.</summary>
-    /// <exception cref="ImageDecodingException">The bytes are empty or not an image ML.NET can decode.</exception>
+    /// <exception cref="ImageDecodingException">The bytes are empty, cut short, damaged, or not an image ML.NET can decode.</exception>
     public static MLImage Decode(byte[] bytes)
     {
         if (bytes.Length == 0) throw new ImageDecodingException("An image column value is empty: expected encoded image bytes (PNG, JPEG, BMP, ...).");
+        CheckComplete(bytes);
         try
         {
             return MLImage.CreateFromStream(new MemoryStream(bytes, writable: false));
@@ -55,6 +57,27 @@ public sealed class ImageBytesDecoding : CustomMappingFactory<EncodedImageRow, D
         {
             throw new ImageDecodingException($"Image bytes ({bytes.Length} bytes) could not be decoded: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// ML.NET's decoder (SkiaSharp's <c>SKBitmap.Decode</c>) accepts a file cut short and fills the missing rows with
+    /// made-up pixels; SkiaSharp's codec reports it (<see cref="SKCodecResult.IncompleteInput"/>), so the bytes are
+    /// decoded once through the codec first and refused when any part is missing or damaged.
+    /// </summary>
+    private static void CheckComplete(byte[] bytes)
+    {
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data);
+        if (codec is null) return;   // not a format the codec knows: ML.NET's decoder gives the error
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        using var bitmap = new SKBitmap(info);
+        var result = codec.GetPixels(info, bitmap.GetPixels());
+        if (result is SKCodecResult.IncompleteInput or SKCodecResult.ErrorInInput)
+            throw new ImageDecodingException(
+                $"Image bytes ({bytes.Length} bytes) are {(result == SKCodecResult.IncompleteInput ? "cut short" : "damaged")}: the {codec.EncodedFormat} " +
+                $"decoder could not read every row of the {codec.Info.Width}x{codec.Info.Height} image ({result}).");
+        if (result != SKCodecResult.Success)
+            throw new ImageDecodingException($"Image bytes ({bytes.Length} bytes) could not be decoded: the {codec.EncodedFormat} decoder says {result}.");
     }
 }
 

@@ -2,4 +2,5 @@
 import moh_cases  # noqa: F401
 import mhmoe_cases  # noqa: F401
 import block_cases  # noqa: F401
+import resnet_cases  # noqa: F401
 import bert_cases  # noqa: F401

@@ -58,6 +58,13 @@ internal sealed class ExampleSource<TExample>
         return new ExampleSource<TExample>(read, count, null, pool);
     }
 
+    /// <summary>Examples already in memory.</summary>
+    public static ExampleSource<TExample> FromList(List<TExample> examples)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        return new ExampleSource<TExample>(() => examples, examples.Count, examples, 0);
+    }
+
     /// <summary>One pass in row order.</summary>
     public IEnumerable<TExample> InOrder() => _cache ?? _read();
 

@@ -63,34 +63,31 @@ internal sealed class BatchScoringDataView : IDataView
         var passThrough = needed.Where(i => _sourceOfColumn[i] >= 0).Select(i => _input.Schema[_sourceOfColumn[i]]).ToList();
         bool scores = needed.Any(i => _sourceOfColumn[i] < 0);
         var inputCursor = _input.GetRowCursor(passThrough);
-        return new Cursor(this, inputCursor, scores ? NewFeatureCursor() : null);
+        return new Cursor(this, inputCursor, scores ? Features() : null);
     }
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
         [GetRowCursor(columnsNeeded, rand)];
 
-    private DataViewRowCursor NewFeatureCursor()
-    {
-        var features = _preprocessing?.Transform(_input) ?? _input;
-        string name = _scoringInput().Column;
-        return features.GetRowCursor([features.Schema[name]]);
-    }
+    private IDataView Features() => _preprocessing?.Transform(_input) ?? _input;
 
     private sealed class Cursor : DataViewRowCursor
     {
         private readonly BatchScoringDataView _view;
         private readonly DataViewRowCursor _rows;
+        private readonly IDataView? _featureData;
         private readonly DataViewRowCursor? _features;
         private readonly IScoringInput _batch;
         private float[] _scores = [];
         private long[] _predicted = [];
         private int _batchRows, _offset = -1;
 
-        public Cursor(BatchScoringDataView view, DataViewRowCursor rows, DataViewRowCursor? features)
+        public Cursor(BatchScoringDataView view, DataViewRowCursor rows, IDataView? featureData)
         {
-            (_view, _rows, _features) = (view, rows, features);
+            (_view, _rows, _featureData) = (view, rows, featureData);
+            _features = featureData?.GetRowCursor([featureData.Schema[view._scoringInput().Column]]);
             _batch = view._scoringInput();
-            if (features is not null) _batch.Begin(features);
+            if (_features is not null) _batch.Begin(_features);
         }
 
         public override DataViewSchema Schema => _view.Schema;
@@ -108,10 +105,19 @@ internal sealed class BatchScoringDataView : IDataView
         {
             _batch.Begin(_features!);
             int rows = 0;
-            while (rows < _view._batchSize && _features!.MoveNext())
+            try
             {
-                _batch.AddCurrentRow();
-                rows++;
+                while (rows < _view._batchSize && _features!.MoveNext())
+                {
+                    _batch.AddCurrentRow();
+                    rows++;
+                }
+            }
+            catch (Exception e) when (RowDescription.UndecodableImage(e) is { } bad)
+            {
+                // ML.NET decodes ahead on worker threads, whose errors carry no row: find it again.
+                string row = RowDescription.FirstUndecodableImage(_featureData!) ?? $"a row after row {_features!.Position}";
+                throw new Scoring.ImageDecodingException($"The scoring data, {row}: {bad.Message}", e);
             }
             if (rows == 0) throw new InvalidOperationException("The model input ran out of rows before the data did.");
             using var results = _view._session.Run([_batch.Build()]);

@@ -57,6 +57,17 @@ internal abstract class ClassifierPlan
     /// <summary>A new scoring batch builder over the same input adapter.</summary>
     public abstract IScoringInput CreateScoringInput();
 
+    /// <summary>
+    /// The data read by <see cref="Read"/> with each example's input replaced by <paramref name="features"/> of it,
+    /// computed once, so training no longer runs the layers that make them; null when the examples are streamed or
+    /// the features would not fit <see cref="TrainerOptionsBase.MaxInMemoryDataBytes"/>.
+    /// </summary>
+    /// <param name="features">A batch of inputs to its features [rows, ...featureShape] (a frozen trunk).</param>
+    /// <param name="featureShape">One example's features.</param>
+    /// <param name="options">Batch size and memory budget.</param>
+    /// <param name="seed">The shuffle seed, as for <see cref="Read"/>.</param>
+    public abstract ClassifierData? WithCachedFeatures(Func<HostTensor, float[]> features, long[] featureShape, ClassifierOptionsBase options, int seed);
+
     /// <summary>The peak learning rate to train with instead of the options' (a pretrained start the user left at the
     /// trainer's default), or null to keep the options'.</summary>
     public double? LearningRate { get; init; }
@@ -75,7 +86,7 @@ internal sealed class ClassifierPlan<TRow>(
     long? bytesPerRow,
     Func<IReadOnlyList<string>, Func<IEnumerable<TRow>>, IMixtureHeadsNetwork<TorchSharp.torch.Tensor>> createNetwork) : ClassifierPlan
 {
-    private ExampleSource<LabeledRow<TRow>>? _train;
+    private ExampleSource<LabeledRow<TRow>>? _train, _validation;
 
     public override IEstimator<ITransformer>? Stages => stages;
 
@@ -118,6 +129,7 @@ internal sealed class ClassifierPlan<TRow>(
             heldRows = Source(validation, validationLabels!, null, validationRows, "validation");
         }
 
+        _validation = heldRows;
         Func<LabeledRow<TRow>, int>? lengthOf = input.LengthOf is { } length ? row => length(row.Input) : null;
         var trainBatches = new BatchSource<LabeledRow<TRow>, ClassificationBatch>(_train, options.BatchSize, shuffle: true, seed, Collate, lengthOf);
         var validationBatches = heldRows is null ? null
@@ -132,6 +144,34 @@ internal sealed class ClassifierPlan<TRow>(
     }
 
     public override IScoringInput CreateScoringInput() => new ScoringInput(input);
+
+    public override ClassifierData? WithCachedFeatures(Func<HostTensor, float[]> features, long[] featureShape, ClassifierOptionsBase options, int seed)
+    {
+        var train = _train ?? throw new InvalidOperationException("Read the data before caching features.");
+        long size = featureShape.Aggregate(1L, (a, b) => a * b);
+        long bytes = (train.Count + (_validation?.Count ?? 0)) * (4 * size + 40);
+        if (!train.InMemory || _validation is { InMemory: false } || bytes > options.MaxInMemoryDataBytes) return null;
+
+        var adapter = new PixelInput(input.Column, featureShape);
+        ExampleSource<LabeledRow<float[]>> Cache(ExampleSource<LabeledRow<TRow>> examples)
+        {
+            var rows = new List<LabeledRow<float[]>>((int)examples.Count);
+            foreach (var chunk in examples.InOrder().Chunk(options.BatchSize))
+            {
+                float[] values = features(input.Collate(chunk.Select(r => r.Input).ToList()));
+                for (int i = 0; i < chunk.Length; i++) rows.Add(new LabeledRow<float[]>(values.AsSpan((int)(i * size), (int)size).ToArray(), chunk[i].Label));
+            }
+            return ExampleSource<LabeledRow<float[]>>.FromList(rows);
+        }
+        ClassificationBatch Collate(IReadOnlyList<LabeledRow<float[]>> rows) => new(adapter.Collate(rows.Select(r => r.Input).ToList()), rows.Select(r => r.Label).ToArray());
+
+        var cachedTrain = Cache(train);
+        var cachedValidation = _validation is null ? null : Cache(_validation);
+        return new ClassifierData(
+            new BatchSource<LabeledRow<float[]>, ClassificationBatch>(cachedTrain, options.BatchSize, shuffle: true, seed, Collate),
+            cachedValidation is null ? null : new BatchSource<LabeledRow<float[]>, ClassificationBatch>(cachedValidation, options.BatchSize, shuffle: false, seed, Collate),
+            cachedTrain.Count, cachedValidation?.Count ?? 0, InMemory: true);
+    }
 
     private ClassificationBatch Collate(IReadOnlyList<LabeledRow<TRow>> rows) =>
         new(input.Collate(rows.Select(r => r.Input).ToList()), rows.Select(r => r.Label).ToArray());

@@ -97,9 +97,20 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         var network = initial is null ? plan.CreateNetwork(classNames) : InitialNetwork(initial);
         try
         {
-            var objective = new ClassificationObjective(network, classNames, options.LabelSmoothing, Augmentation, options.ScoreColumnName, PredictedLabelMapping.IndexColumn);
+            var (trained, batches) = (network, data);
+            if (network is IFrozenPrefixNetwork prefix && Augmentation is null)
+            {
+                var caching = System.Diagnostics.Stopwatch.StartNew();
+                network.Module.to(device);
+                if (FrozenFeaturesNetwork.Cache(plan, prefix, options, seed, device) is { } cached)
+                {
+                    (trained, batches) = (new FrozenFeaturesNetwork(network, prefix), cached);
+                    channel.Info(MessageSensitivity.None, $"Computed the frozen layers' output for every row once in {caching.Elapsed:mm\\:ss}; training starts from it.");
+                }
+            }
             var loopOptions = plan.LearningRate is { } learningRate ? options.WithLearningRate(learningRate) : options;
-            var summary = TrainingLoop.Run(objective, data.Train, data.Validation, new LoopSettings(loopOptions, seed, device, channel, context.IsCancelled));
+            var objective = new ClassificationObjective(trained, classNames, options.LabelSmoothing, Augmentation, options.ScoreColumnName, PredictedLabelMapping.IndexColumn);
+            var summary = TrainingLoop.Run(objective, batches.Train, batches.Validation, new LoopSettings(loopOptions, seed, device, channel, context.IsCancelled));
             network.Module.to(CPU);
             byte[] onnx = ExportedModel.Export(network, objective, plan.InputColumn);
             string onnxFile = TemporaryModelFiles.Write(onnx, context.TempFilePath);
@@ -215,6 +226,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
             "needs validation data: set ValidationSet or ValidationFraction.");
         Require(o.Threads is null or >= 1, nameof(o.Threads), $"must be at least 1 when set, got {o.Threads}.");
         Require(o.MaxInMemoryDataBytes >= 0, nameof(o.MaxInMemoryDataBytes), $"must not be negative, got {o.MaxInMemoryDataBytes}.");
+        Require(o.CheckpointEverySteps >= 1, nameof(o.CheckpointEverySteps), $"must be at least 1, got {o.CheckpointEverySteps}.");
         Require(o.ReportInterval > TimeSpan.Zero, nameof(o.ReportInterval), $"must be positive, got {o.ReportInterval}.");
         Require(!string.IsNullOrWhiteSpace(o.LabelColumnName), nameof(o.LabelColumnName), "must name a column.");
         Require(!string.IsNullOrWhiteSpace(o.ScoreColumnName), nameof(o.ScoreColumnName), "must name a column.");

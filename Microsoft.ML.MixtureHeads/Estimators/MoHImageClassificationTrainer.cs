@@ -48,19 +48,32 @@ public sealed class MoHImageClassificationTrainer
         public int CropPadding;
 
         /// <summary>Randomly flip half the training images left-right: for photos whose class a mirror image keeps (not digits,
-        /// text or most non-natural images). Default false, as ML.NET's image trainer does not augment either.</summary>
+        /// text or most non-natural images). Default false, as ML.NET's image trainer does not augment either. With a
+        /// hybrid architecture, augmentation makes the frozen trunk run every step instead of once per image.</summary>
         public bool HorizontalFlip;
+
+        /// <summary>For a hybrid architecture (<c>moh_hybrid_resnet18_*</c>, MoH blocks on a pretrained ResNet-18): the folder
+        /// holding <c>ResNet18Onnx/ResNet18.onnx</c> and <c>ResNetPrepOnnx/ResNetPreprocess.onnx</c>. Null (default) takes
+        /// <c>DnnImageModels</c> next to the app, where the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 puts them.</summary>
+        public string? PretrainedWeightsFolder;
     }
 
     internal MoHImageClassificationTrainer(IHostEnvironment environment, Options options) : base(environment, options)
     {
         if (options.CropPadding < 0) throw new ArgumentOutOfRangeException(nameof(options), $"CropPadding must not be negative, got {options.CropPadding}.");
-        if (options.InitialModel is null && options.Model is null) ModelRegistry.Get<VisionTransformerConfig>(options.Architecture); // unknown name fails here
+        if (options.InitialModel is null && options.Model is null) RegisteredArchitecture(options.Architecture); // unknown name fails here
     }
 
     private protected override string ComponentName => "MoHImageClassification";
 
-    private protected override IReadOnlyList<string> Kinds => [MoHVisionTransformer.KindName];
+    private protected override IReadOnlyList<string> Kinds => [MoHVisionTransformer.KindName, MoHHybridVisionTransformer.KindName];
+
+    /// <summary>A registered vision transformer or hybrid architecture.</summary>
+    private static ModelConfig RegisteredArchitecture(string name) =>
+        ModelRegistry.List(name).Count == 1 && ModelRegistry.Get<ModelConfig>(name) is var config && config is VisionTransformerConfig or HybridVisionTransformerConfig
+            ? config
+            : throw new ArgumentOutOfRangeException(nameof(name), $"No image architecture named '{name}'. Registered: " +
+                $"{string.Join(", ", ModelRegistry.List(configType: typeof(VisionTransformerConfig)).Concat(ModelRegistry.List(configType: typeof(HybridVisionTransformerConfig))))}.");
 
     private protected override IReadOnlyList<string> InputColumnNames => [TrainerOptions.ImageColumnName];
 
@@ -69,6 +82,13 @@ public sealed class MoHImageClassificationTrainer
 
     private protected override IEnumerable<string> OptionsConflictingWith(ModelConfig initialConfig)
     {
+        if (initialConfig is HybridVisionTransformerConfig hybrid)
+        {
+            if (TrainerOptions.Model is not null) yield return "Model (an architecture other than the initial model's)";
+            if (TrainerOptions.ImageSize is { } side && side != hybrid.ImageSize) yield return $"ImageSize = {side} (the model takes {hybrid.ImageSize})";
+            if (TrainerOptions.ImageChannels is { } rgb && rgb != 3) yield return $"ImageChannels = {rgb} (the model takes 3)";
+            yield break;
+        }
         var config = (VisionTransformerConfig)initialConfig;
         if (TrainerOptions.Model is { } model && model with { Classes = config.Classes, ImageSize = config.ImageSize, Channels = config.Channels } != config)
             yield return "Model (an architecture other than the initial model's)";
@@ -80,12 +100,46 @@ public sealed class MoHImageClassificationTrainer
     {
         var column = data.Schema.GetColumnOrNull(TrainerOptions.ImageColumnName)
             ?? throw new ArgumentOutOfRangeException(nameof(data), $"Image column '{TrainerOptions.ImageColumnName}' not found in the data (columns: {string.Join(", ", data.Schema.Select(c => c.Name))}).");
+        var hybrid = initialConfig as HybridVisionTransformerConfig
+            ?? (initialConfig is null && TrainerOptions.Model is null ? RegisteredArchitecture(TrainerOptions.Architecture) as HybridVisionTransformerConfig : null);
+        if (hybrid is not null) return HybridPlan(stages, column, hybrid, initialConfig is null);
         var config = initialConfig as VisionTransformerConfig ?? SizedToData(data, column, channel);
         var shape = new ImageShape(config.Channels, config.ImageSize, config.ImageSize);
         var (stagesToPixels, pixelColumn, temporary) = ImageInput.Stages(stages, column, shape);
         long[] rowShape = [shape.Channels, shape.Height, shape.Width];
         return new ClassifierPlan<float[]>(stagesToPixels, new PixelInput(pixelColumn, rowShape), temporary, 4L * shape.Size + 32,
             (classNames, _) => new MoHVisionTransformer(config with { Classes = classNames.Count }));
+    }
+
+    /// <summary>RGB images of the hybrid's size (<see cref="Options.ImageSize"/> overrides a new model's), and a network
+    /// whose trunk starts from the ImageNet weights.</summary>
+    private ClassifierPlan HybridPlan(MLContext stages, DataViewSchema.Column column, HybridVisionTransformerConfig config, bool newModel)
+    {
+        if (TrainerOptions.ImageChannels is { } channels && channels != 3)
+            throw new ArgumentOutOfRangeException(nameof(TrainerOptions), $"ImageChannels = {channels}, but the hybrid architecture's ResNet-18 trunk reads RGB images (3).");
+        if (newModel)
+        {
+            config = config with { ImageSize = TrainerOptions.ImageSize ?? config.ImageSize };
+            config.Validate();
+            Persistence.PretrainedResNet18.Locate(TrainerOptions.PretrainedWeightsFolder);   // a missing weights package fails before the data is read
+        }
+        var shape = new ImageShape(3, config.ImageSize, config.ImageSize);
+        var (stagesToPixels, pixelColumn, temporary) = ImageInput.Stages(stages, column, shape);
+        return new ClassifierPlan<float[]>(stagesToPixels, new PixelInput(pixelColumn, [3, shape.Height, shape.Width]), temporary, 4L * shape.Size + 32,
+            (classNames, _) =>
+            {
+                var network = new MoHHybridVisionTransformer(config with { Classes = classNames.Count });
+                try
+                {
+                    Persistence.PretrainedResNet18.LoadInto(network, TrainerOptions.PretrainedWeightsFolder);
+                    return network;
+                }
+                catch
+                {
+                    network.Dispose();
+                    throw;
+                }
+            });
     }
 
     /// <summary>

@@ -9,8 +9,25 @@ public abstract class ExportableModule : nn.Module<Tensor, Tensor>, IOnnxExporta
     /// <summary>Creates the module.</summary>
     protected ExportableModule(string name) : base(name) { }
 
+    private bool _disposed;
+
+    /// <summary>The forward pass through the module's hooks, as <c>module(x)</c>.</summary>
+    /// <exception cref="ObjectDisposedException">The layer was disposed (its weights are gone).</exception>
+    public new Tensor call(Tensor input)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return base.call(input);
+    }
+
     /// <inheritdoc />
     public abstract string EmitOnnx(OnnxGraphBuilder graph, string input, string prefix);
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        _disposed = true;
+        base.Dispose(disposing);
+    }
 }
 
 /// <summary>A linear map x W^T (+ b) whose weight is [out, in]: a dense <see cref="ExportableLinear"/> or a <see cref="BitLinear"/>.</summary>

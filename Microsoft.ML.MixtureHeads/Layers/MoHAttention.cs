@@ -61,9 +61,19 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         InitialiseLikeViT();
     }
 
+    private bool _disposed;
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        _disposed = true;
+        base.Dispose(disposing);
+    }
+
     /// <inheritdoc />
     public override MoHAttentionOutput forward(AttentionInput input)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         CheckInput(input);
         if (SkipInactiveHeads && !training && Options.HasRoutedHeads && input.Cache is null) return HeadSkipping.Forward(this, input);
         var x = input.X;                                                        // [B, N, C]
@@ -188,6 +198,9 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         if (x.dim() != 3 || x.shape[2] != Options.Dim || !x.is_floating_point())
             throw new ArgumentException(
                 $"AttentionInput.X must be a floating-point [B, N, {Options.Dim}] tensor; got {x.dtype} [{string.Join(", ", x.shape)}].", nameof(input));
+        if (x.shape[0] == 0 || x.shape[1] == 0)
+            throw new ArgumentException(
+                $"AttentionInput.X holds no {(x.shape[0] == 0 ? "sequence" : "token")}: [{string.Join(", ", x.shape)}]; MoHAttention needs at least one sequence of at least one token.", nameof(input));
         if (input.KeyPaddingMask is { } mask &&
             (mask.dtype != ScalarType.Bool || mask.dim() != 2 || mask.shape[0] != x.shape[0] || mask.shape[1] != x.shape[1]))
             throw new ArgumentException(

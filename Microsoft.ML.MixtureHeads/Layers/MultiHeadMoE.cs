@@ -63,6 +63,15 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, Tensor?, MoEOutput>, IOnnxE
         RegisterComponents();
     }
 
+    private bool _disposed;
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        _disposed = true;
+        base.Dispose(disposing);
+    }
+
     /// <summary>The layer on every token of <paramref name="x"/> [..., d].</summary>
     public MoEOutput forward(Tensor x) => forward(x, null);
 
@@ -73,6 +82,7 @@ public sealed class MultiHeadMoE : nn.Module<Tensor, Tensor?, MoEOutput>, IOnnxE
     /// </summary>
     public override MoEOutput forward(Tensor x, Tensor? keyPaddingMask)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         long d = Options.Dim;
         if (x.dim() < 1 || x.shape[^1] != d)
             throw new ArgumentException($"MultiHeadMoE expects input [..., {d}], got [{string.Join(", ", x.shape)}].", nameof(x));

@@ -96,10 +96,20 @@ public sealed class TransformerBlock : nn.Module<AttentionInput, Tensor?, BlockO
     /// <summary>The block on <paramref name="input"/> without a condition.</summary>
     public BlockOutput forward(AttentionInput input) => forward(input, null);
 
+    private bool _disposed;
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        _disposed = true;
+        base.Dispose(disposing);
+    }
+
     /// <summary>The block on <paramref name="input"/>, modulated by <paramref name="condition"/> [B, C_cond] when it was built with a <see cref="TransformerBlockOptions.ConditionDim"/>.</summary>
     /// <exception cref="ArgumentException">A condition is missing, not expected, or of the wrong shape.</exception>
     public override BlockOutput forward(AttentionInput input, Tensor? condition)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(input);
         var x = input.X;                                                      // [B, N, C]
         Tensor[]? m = null;                                                   // shift, scale, gate of attention, then of the feed-forward

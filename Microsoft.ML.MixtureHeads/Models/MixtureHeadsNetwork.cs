@@ -64,6 +64,23 @@ public abstract class MixtureHeadsNetwork<TInput, TConfig> : nn.Module<TInput, N
     /// <inheritdoc />
     public nn.Module Module => this;
 
+    private bool _disposed;
+
+    /// <summary>The forward pass through the module's hooks, as <c>module(x)</c>.</summary>
+    /// <exception cref="ObjectDisposedException">The network was disposed (its weights are gone).</exception>
+    public new NetworkOutput call(TInput input)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return base.call(input);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        _disposed = true;
+        base.Dispose(disposing);
+    }
+
     /// <inheritdoc />
     public abstract string EmitOnnx(OnnxGraphBuilder graph, params string[] inputNames);
 

@@ -92,7 +92,7 @@ public sealed class MoHHybridVisionTransformer : MixtureHeadsNetwork<Tensor, Hyb
         if (pixels.dim() != 4 || pixels.shape[1] != 3 || pixels.shape[2] != side || pixels.shape[3] != side)
             throw new ArgumentException($"Expected RGB pixels [B, 3, {side}, {side}], got [{string.Join(", ", pixels.shape)}].", nameof(pixels));
         var bgr = pixels.flip(1) - pixel_mean;                                   // [B, 3, S, S], the trunk's input
-        return trunk.ForwardParts(bgr, 0, _frozenParts);                         // [B, C_f, h_f, w_f]
+        return _frozenParts == trunk.Parts ? trunk.call(bgr) : trunk.ForwardParts(bgr, 0, _frozenParts);   // [B, C_f, h_f, w_f]
     }
 
     /// <inheritdoc />

@@ -18,7 +18,7 @@ internal static class TemporaryModelFiles
     public static string Write(byte[] bytes, string? folder = null)
     {
         string path = Path.Combine(string.IsNullOrEmpty(folder) ? Path.GetTempPath() : folder, $"mixtureheads-{Guid.NewGuid():N}.onnx");
-        File.WriteAllBytes(path, bytes);
+        AtomicFile.WriteAllBytes(path, bytes);
         Files[path] = 0;
         return path;
     }

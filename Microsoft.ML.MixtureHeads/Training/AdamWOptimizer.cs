@@ -22,7 +22,7 @@ internal sealed class AdamWOptimizer : IDisposable
     public sealed record Group(IReadOnlyList<Parameter> Parameters, double WeightDecay);
 
     /// <summary>A parameter, its moment estimates and how many updates it has had (only steps that reached it count, as in PyTorch).</summary>
-    private sealed class Slot(Parameter parameter)
+    internal sealed class Slot(Parameter parameter)
     {
         public Parameter Parameter { get; } = parameter;
         public Tensor Average { get; } = zeros_like(parameter).DetachFromDisposeScope();
@@ -39,6 +39,9 @@ internal sealed class AdamWOptimizer : IDisposable
         using var noGrad = no_grad();
         _groups = groups.Select(g => (g.Parameters.Select(p => new Slot(p)).ToArray(), g.WeightDecay)).ToArray();
     }
+
+    /// <summary>Every parameter's state, in a fixed order (the groups' order, then the parameters'), for checkpoints.</summary>
+    public IReadOnlyList<Slot> Slots => _groups.SelectMany(g => g.Slots).ToArray();
 
     /// <summary>Clears every gradient (sets it to none), as <c>optimizer.zero_grad()</c> does.</summary>
     public void ZeroGrad()

@@ -23,6 +23,19 @@ internal sealed class BestWeights(ValidationCriterion criterion) : IDisposable
         return true;
     }
 
+    /// <summary>The best epoch's validation result, or null before any.</summary>
+    public ValidationResult? Result => _best;
+
+    /// <summary>The kept weights (CPU copies owned by this object), or null before any.</summary>
+    public IReadOnlyDictionary<string, Tensor>? State => _state;
+
+    /// <summary>Takes over <paramref name="state"/> as the best weights, from a training checkpoint.</summary>
+    public void Adopt(int epoch, ValidationResult result, Dictionary<string, Tensor> state)
+    {
+        Clear();
+        (_state, _best, Epoch) = (state, result, epoch);
+    }
+
     public void RestoreInto(nn.Module model)
     {
         if (_state is null) return;

@@ -75,6 +75,20 @@ public abstract class TrainerOptionsBase
     /// <summary>A step report is also made when this much time has passed since the last report. Default 10 seconds.</summary>
     public TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// A folder for training checkpoints (created when missing), or null for none. A checkpoint holds everything needed to
+    /// go on as if training had never stopped: weights, optimizer state, the schedule's position, the random generators,
+    /// the position in the epoch's data order, the best weights so far. It is written every
+    /// <see cref="CheckpointEverySteps"/> steps and at each epoch end, atomically (a process killed while writing leaves
+    /// the previous one whole); the newest two are kept. <c>Fit</c> resumes from the newest checkpoint of the same run
+    /// (same data size, epochs, batch size and seed) found there, and refuses one of another run. Default none.
+    /// </summary>
+    public string? CheckpointDirectory;
+
+    /// <summary>With a <see cref="CheckpointDirectory"/>, a checkpoint is written every this many optimizer steps (and at each
+    /// epoch end): a crash loses at most these steps. Default 100.</summary>
+    public int CheckpointEverySteps = 100;
+
     /// <summary>Cancels training at the next step; Fit then returns the model trained so far. <c>mlContext.CancelExecution()</c> (Microsoft.ML.Experimental) does the same.</summary>
     public CancellationToken CancellationToken;
 

@@ -12,7 +12,8 @@ namespace Microsoft.ML.MixtureHeads.Training;
 /// decay, linear warmup + cosine schedule, the objective's loss plus the weighted balance loss, gradient clipping,
 /// whole-set validation each epoch, early stopping that restores the best weights, progress reports, a time budget
 /// and cancellation that keep the model trained so far, and a non-finite-loss guard before any weight changes. Each
-/// step runs inside its own dispose scope.
+/// step runs inside its own dispose scope. With a <c>CheckpointDirectory</c> it writes checkpoints as it goes and
+/// resumes from the newest one, continuing exactly as the uninterrupted run would.
 /// </summary>
 internal static class TrainingLoop
 {
@@ -40,14 +41,21 @@ internal static class TrainingLoop
         var epochWindow = new ReportWindow(options.Epochs); // since the epoch began
         var epochReports = new List<TrainingMetrics>();
         using var best = new BestWeights(objective.Criterion);
-        int step = 0, epochsWithoutImprovement = 0, lastEpoch = 0;
-        bool cancelled = false, outOfTime = false, stoppedEarly = false;
+        var checkpoints = TrainingCheckpoints.For(settings, stepsPerEpoch);
+        var resume = checkpoints?.Restore(model, optimizer, best, generator, epochReports);
+        int step = resume?.Step ?? 0, epochsWithoutImprovement = resume?.EpochsWithoutImprovement ?? 0, lastEpoch = resume?.Epoch ?? 0;
+        int firstEpoch = resume is { } at ? (at.EpochComplete ? at.Epoch + 1 : at.Epoch) : 1;
+        int batchesToSkip = resume is { EpochComplete: false } within ? within.BatchesDone : 0;
+        bool cancelled = false, outOfTime = false;
+        bool stoppedEarly = options.EarlyStoppingPatience > 0 && epochsWithoutImprovement >= options.EarlyStoppingPatience;
 
-        for (int epoch = 1; epoch <= options.Epochs && !cancelled && !outOfTime && !stoppedEarly; epoch++)
+        for (int epoch = firstEpoch; epoch <= options.Epochs && !cancelled && !outOfTime && !stoppedEarly; epoch++)
         {
             lastEpoch = epoch;
+            int batchInEpoch = 0;
             foreach (var batch in train.Batches(epoch))
             {
+                if (batchInEpoch < batchesToSkip) { batchInEpoch++; continue; } // trained on before the checkpoint we resumed from
                 if (settings.CancellationRequested) { cancelled = true; break; }
                 if (options.MaxTrainingTime is { } budget && clock.Elapsed >= budget) { outOfTime = true; break; }
 
@@ -55,9 +63,13 @@ internal static class TrainingLoop
                 TrainStep(objective, optimizer, learningRate, batch, settings, generator, window, epochWindow);
                 window.LearningRate = epochWindow.LearningRate = learningRate;
                 step++;
+                batchInEpoch++;
+                if (checkpoints is not null && checkpoints.DueAfter(step))
+                    checkpoints.Save(new ResumePoint(step, epoch, batchInEpoch, EpochComplete: false, epochsWithoutImprovement), model, optimizer, best, generator, epochReports);
                 if (progress.StepReportDue(step))
                     progress.Report(window.Close(TrainingPhase.Step, epoch, step, totalSteps, clock.Elapsed, progress.Remaining(step), null));
             }
+            batchesToSkip = 0;
             if (cancelled || outOfTime) break;
 
             var validationResult = validation is null ? null : Evaluate(objective, validation, settings.Device);
@@ -71,6 +83,7 @@ internal static class TrainingLoop
                 if (best.Offer(model, epoch, v)) epochsWithoutImprovement = 0;
                 else if (options.EarlyStoppingPatience > 0 && ++epochsWithoutImprovement >= options.EarlyStoppingPatience) stoppedEarly = true;
             }
+            checkpoints?.Save(new ResumePoint(step, epoch, batchInEpoch, EpochComplete: true, epochsWithoutImprovement), model, optimizer, best, generator, epochReports);
         }
 
         int bestEpoch = lastEpoch;

@@ -44,10 +44,7 @@ public sealed class TextClassifierBenchmarks : IBenchmarkSuite
             using var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MoHTextClassifier(Recipe(name, epochs, reports))).Fit(split.TrainSet);
             var wall = clock.Elapsed;
             var metrics = ml.MulticlassClassification.Evaluate(model.Transform(split.TestSet));
-            var matrix = metrics.ConfusionMatrix;
-            double macroF1 = Enumerable.Range(0, matrix.NumberOfClasses)
-                .Average(c => matrix.PerClassPrecision[c] + matrix.PerClassRecall[c] == 0 ? 0
-                    : 2 * matrix.PerClassPrecision[c] * matrix.PerClassRecall[c] / (matrix.PerClassPrecision[c] + matrix.PerClassRecall[c]));
+            double macroF1 = ClassificationQuality.MacroF1(metrics);
             double mailsPerSecond = reports.Where(r => r.Phase == TrainingPhase.EpochEnd).Average(r => r.SamplesPerSecond);
             var network = model.LastTransformer.Network;
             quality.Add(name, $"{config.ActiveHeadPercent}%", config.FeedForward.ToString(), $"{network.Module.parameters().Sum(p => p.numel()) / 1e6:F2}M",
