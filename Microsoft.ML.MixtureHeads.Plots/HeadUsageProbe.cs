@@ -10,6 +10,8 @@ namespace Microsoft.ML.MixtureHeads.Plots;
 /// </summary>
 public static class HeadUsageProbe
 {
+    private const int BatchSize = 64;
+
     /// <summary>Per block, the share of each class's tokens that used each routed head.</summary>
     /// <param name="network">A vision transformer network.</param>
     /// <param name="images">Pixels 0-255, planar [C, H, W] at the network's image size (what ML.NET's <c>ExtractPixels</c> gives), with each image's class index.</param>
@@ -23,20 +25,26 @@ public static class HeadUsageProbe
         int routed = config.Heads - config.SharedHeads;
         var sums = new double[config.Depth, classNames.Count, routed];
         var counts = new long[classNames.Count];
-        foreach (var (pixels, classIndex) in images)
+        foreach (var batch in images.Chunk(BatchSize))
         {
-            if (classIndex < 0 || classIndex >= classNames.Count)
-                throw new ArgumentException($"Class index {classIndex} is outside the {classNames.Count} class names.", nameof(images));
-            var gates = Gates(vit, config, pixels);
-            counts[classIndex]++;
-            for (int block = 0; block < gates.Length; block++)
+            foreach (var (_, classIndex) in batch)
+                if (classIndex < 0 || classIndex >= classNames.Count)
+                    throw new ArgumentException($"Class index {classIndex} is outside the {classNames.Count} class names.", nameof(images));
+            var gates = Gates(vit, config, batch.Select(image => image.Pixels).ToArray());
+            for (int i = 0; i < batch.Length; i++)
             {
-                int tokens = gates[block].GetLength(0);
-                for (int head = 0; head < routed; head++)
+                int classIndex = batch[i].ClassIndex;
+                counts[classIndex]++;
+                for (int block = 0; block < config.Depth; block++)
                 {
-                    int used = 0;
-                    for (int token = 0; token < tokens; token++) used += gates[block][token, config.SharedHeads + head] != 0 ? 1 : 0;
-                    sums[block, classIndex, head] += (double)used / tokens;
+                    var imageGates = gates[i][block];
+                    int tokens = imageGates.GetLength(0);
+                    for (int head = 0; head < routed; head++)
+                    {
+                        int used = 0;
+                        for (int token = 0; token < tokens; token++) used += imageGates[token, config.SharedHeads + head] != 0 ? 1 : 0;
+                        sums[block, classIndex, head] += (double)used / tokens;
+                    }
                 }
             }
         }
@@ -57,8 +65,10 @@ public static class HeadUsageProbe
     /// <exception cref="ArgumentException">The network is not a vision transformer or the pixel vector has the wrong length.</exception>
     public static PatchHeadUsage PerPatch(IMixtureHeadsNetwork network, float[] pixels)
     {
+        ArgumentNullException.ThrowIfNull(pixels);
         var (vit, config) = VisionTransformer(network);
-        var gates = Gates(vit, config, pixels);
+        // Scored as a batch of two copies: libtorch tries NNPACK for a convolution of batch 1 and warns on every call where it cannot.
+        var gates = Gates(vit, config, [pixels, pixels])[0];
         int tokens = gates[0].GetLength(0);
         int side = (int)Math.Round(Math.Sqrt(tokens));
         int first = side * side == tokens ? 0 : 1; // a class token comes first
@@ -88,26 +98,30 @@ public static class HeadUsageProbe
             : throw new ArgumentException($"Head usage per image needs a vision transformer; got a '{network.Kind}' network.", nameof(network));
     }
 
-    /// <summary>Per block, the gates [tokens, heads] of one image (0 = head not used).</summary>
-    private static float[][,] Gates(IMixtureHeadsNetwork<Tensor> network, VisionTransformerConfig config, float[] pixels)
+    /// <summary>Per image, per block: the gates [tokens, heads] (0 = head not used).</summary>
+    private static float[][][,] Gates(IMixtureHeadsNetwork<Tensor> network, VisionTransformerConfig config, float[][] images)
     {
-        ArgumentNullException.ThrowIfNull(pixels);
         int expected = config.Channels * config.ImageSize * config.ImageSize;
-        if (pixels.Length != expected)
-            throw new ArgumentException($"Expected {expected} pixels ({config.Channels} x {config.ImageSize} x {config.ImageSize}), got {pixels.Length}.", nameof(pixels));
+        foreach (var pixels in images)
+        {
+            ArgumentNullException.ThrowIfNull(pixels, nameof(images));
+            if (pixels.Length != expected)
+                throw new ArgumentException($"Expected {expected} pixels ({config.Channels} x {config.ImageSize} x {config.ImageSize}), got {pixels.Length}.", nameof(images));
+        }
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         network.Module.eval();
-        var input = tensor(pixels).reshape(1, config.Channels, config.ImageSize, config.ImageSize);
-        var output = network.forward(input);
-        return output.HeadGates.Select(g =>
-        {
-            var flat = g.reshape(-1, g.shape[^1]).cpu();
-            var values = flat.data<float>().ToArray();
-            int tokens = (int)flat.shape[0], heads = (int)flat.shape[1];
-            var result = new float[tokens, heads];
-            Buffer.BlockCopy(values, 0, result, 0, values.Length * sizeof(float));
-            return result;
-        }).ToArray();
+        var input = tensor(images.SelectMany(pixels => pixels).ToArray()).reshape(images.Length, config.Channels, config.ImageSize, config.ImageSize);
+        var blocks = network.forward(input).HeadGates.Select(g => g.reshape(images.Length, -1, g.shape[^1]).cpu()).ToArray(); // [B, tokens, H] each
+        var result = new float[images.Length][][,];
+        for (int i = 0; i < images.Length; i++)
+            result[i] = blocks.Select(g =>
+            {
+                var values = g[i].data<float>().ToArray();
+                var gates = new float[g.shape[1], g.shape[2]];
+                Buffer.BlockCopy(values, 0, gates, 0, values.Length * sizeof(float));
+                return gates;
+            }).ToArray();
+        return result;
     }
 }
