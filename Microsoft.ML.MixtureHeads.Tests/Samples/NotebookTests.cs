@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.ML.MixtureHeads.Tests.Plots;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Samples;
 
@@ -42,7 +43,7 @@ public sealed class NotebookTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Notebooks))]
-    public void Notebook_is_a_CSharp_notebook_for_dotnet_interactive_without_stored_outputs(string name)
+    public void Notebook_is_a_CSharp_notebook_for_dotnet_interactive(string name)
     {
         using var document = JsonDocument.Parse(File.ReadAllBytes(SampleFiles.Notebook(name)));
         var root = document.RootElement;
@@ -60,8 +61,33 @@ public sealed class NotebookTests : IDisposable
             var cellMetadata = cell.GetProperty("metadata");
             Assert.Equal("csharp", cellMetadata.GetProperty("dotnet_interactive").GetProperty("language").GetString());
             Assert.Equal("csharp", cellMetadata.GetProperty("polyglot_notebook").GetProperty("kernelName").GetString());
-            Assert.Equal(0, cell.GetProperty("outputs").GetArrayLength());
         });
+    }
+
+    [Theory]
+    [MemberData(nameof(Notebooks))]
+    public void Notebook_is_saved_with_the_text_and_pictures_of_its_current_cells(string name)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllBytes(SampleFiles.Notebook(name)));
+        var code = document.RootElement.GetProperty("cells").EnumerateArray().Where(c => c.GetProperty("cell_type").GetString() == "code").ToList();
+        string regenerate = $"Regenerate the outputs from the repository root:\n  dotnet run examples/notebooks/notebook-outputs.cs -- examples/notebooks/{name}.ipynb --quick";
+        foreach (var cell in code)
+        {
+            string source = NotebookCell.Source(cell);
+            Assert.True(cell.GetProperty("metadata").TryGetProperty("mixtureheads", out var ran) &&
+                ran.GetProperty("source_sha256").GetString() == NotebookCell.Sha256(source),
+                $"The outputs of this cell of {name}.ipynb are not from its current source:\n{source}\n{regenerate}");
+        }
+        var outputs = code.SelectMany(c => c.GetProperty("outputs").EnumerateArray()).ToList();
+        Assert.True(outputs.Count(o => o.GetProperty("output_type").GetString() == "stream") >= 3, regenerate);
+        var pictures = outputs.Where(o => o.GetProperty("output_type").GetString() == "display_data").ToList();
+        Assert.True(pictures.Count >= 2, $"{name}.ipynb shows {pictures.Count} pictures. {regenerate}");
+        foreach (var picture in pictures)
+        {
+            string png = Path.Combine(_work.FullName, "picture.png");
+            File.WriteAllBytes(png, System.Convert.FromBase64String(picture.GetProperty("data").GetProperty("image/png").GetString()!));
+            Assert.True(PngImage.Read(png).LuminanceVariance > 100, $"a picture in {name}.ipynb is blank");
+        }
     }
 
     [Fact]

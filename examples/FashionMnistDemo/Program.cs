@@ -1,6 +1,7 @@
 // Fashion-MNIST with a Mixture-of-Head attention vision transformer, as an ordinary ML.NET pipeline:
 // train (live progress), evaluate on the 10,000 test images, save the .zip, load it in a fresh MLContext and predict.
-//   ./build.sh demo [--epochs 3] [--minutes 10] [--architecture moh_vit_tiny_75] [--train-images 60000]
+// Writes the model and its pictures (training curves, confusion matrix, head usage) to --output.
+//   ./build.sh demo [--epochs 3] [--minutes 10] [--architecture moh_vit_tiny_75] [--train-images 60000] [--output DIR]
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
@@ -9,6 +10,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.MixtureHeads;
 using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Estimators;
+using Microsoft.ML.MixtureHeads.Training;
 
 var minutesOption = new Option<double>("--minutes")
 {
@@ -19,9 +21,14 @@ var minutesOption = new Option<double>("--minutes")
 var architectureOption = new Option<string>("--architecture") { Description = "The vision transformer", DefaultValueFactory = _ => "moh_vit_tiny_75" };
 var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training images", DefaultValueFactory = _ => 3 };
 var trainImagesOption = new Option<int>("--train-images") { Description = "Train on the first N training images", DefaultValueFactory = _ => 60_000 };
+var outputOption = new Option<string>("--output")
+{
+    Description = "Folder for the saved model and its pictures",
+    DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "fashion-mnist-moh-vit"),
+};
 var command = new RootCommand("Fashion-MNIST with a Mixture-of-Head attention vision transformer")
 {
-    minutesOption, architectureOption, epochsOption, trainImagesOption,
+    minutesOption, architectureOption, epochsOption, trainImagesOption, outputOption,
 };
 var parsed = command.Parse(args);
 if (parsed.Action is not null) return parsed.Invoke(); // --help, or a usage error: printed, exit code 1
@@ -29,6 +36,7 @@ double minutes = parsed.GetValue(minutesOption);
 string architecture = parsed.GetValue(architectureOption)!;
 int epochs = parsed.GetValue(epochsOption);
 int trainImages = parsed.GetValue(trainImagesOption);
+string output = Directory.CreateDirectory(parsed.GetValue(outputOption)!).FullName;
 
 var mlContext = new MLContext(seed: 1);
 // The trainer's progress (reading the data, steps, epochs) as it logs it to the MLContext.
@@ -39,7 +47,9 @@ mlContext.Log += (_, e) =>
 };
 Console.WriteLine("Reading Fashion-MNIST from Debian's dataset-fashion-mnist...");
 var train = FashionMnistData.Read(FashionMnistSplit.Train).Take(trainImages).ToDataView(mlContext);
-var test = FashionMnistData.Read(FashionMnistSplit.Test).ToDataView(mlContext);
+var testData = FashionMnistData.Read(FashionMnistSplit.Test);
+var test = testData.ToDataView(mlContext);
+var reports = new List<TrainingMetrics>();
 
 // The images enter as encoded PNG bytes, exactly what LoadRawImageBytes gives for a folder of image files.
 var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
@@ -55,15 +65,17 @@ var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
         MaxTrainingTime = TimeSpan.FromMinutes(minutes), // a safety net: the schedule is planned for the epochs
         ValidationSet = test, // raw class names are fine: they are matched to the training classes
         LogEverySteps = 50,
+        MetricsCallback = reports.Add, // for the training curves
     }));
 
 Console.WriteLine($"Training {architecture} for {epochs} epochs (at most {minutes} minutes), validating on the test images after each...");
 var model = pipeline.Fit(train);
 
-var metrics = mlContext.MulticlassClassification.Evaluate(model.Transform(test));
+var scored = model.Transform(test);
+var metrics = mlContext.MulticlassClassification.Evaluate(scored);
 Console.WriteLine($"Test accuracy on the 10,000 test images: {metrics.MicroAccuracy:P2} (macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F4})");
 
-string path = Path.Combine(Path.GetTempPath(), "fashion-mnist-moh-vit.zip");
+string path = Path.Combine(output, "model.zip");
 mlContext.Model.Save(model, train.Schema, path);
 Console.WriteLine($"Saved {path} ({new FileInfo(path).Length / 1024.0:F0} KiB)");
 
@@ -85,7 +97,8 @@ if (usage is not null)
     for (int layer = 0; layer < usage.Count; layer++)
         Console.WriteLine($"  block {layer}: {string.Join(" ", usage[layer].Select(u => u.ToString("P0", CultureInfo.InvariantCulture).PadLeft(5)))}");
 }
-File.Delete(path);
+foreach (string picture in Pictures.Write(output, reports, metrics, scored, path, testData.Take(500).Rows().ToList()))
+    Console.WriteLine($"Wrote {picture}");
 return 0;
 
 static double InvariantDouble(ArgumentResult result)

@@ -17,9 +17,11 @@
 // `./build.sh pack` fills (add it as a NuGet source) and `#:package TorchSharp-cpu@0.107.0`, and read your own data
 // where this sample reads Fashion-MNIST (the readers are not packaged). `--quick` (or `MIXTUREHEADS_QUICK=1`) trains on
 // a small subset, to check that everything works.
+// `Microsoft.ML.MixtureHeads.Plots` draws the pictures (ScottPlot; not packaged).
 
 #:project ../../Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj
 #:project ../../Microsoft.ML.MixtureHeads.Datasets/Microsoft.ML.MixtureHeads.Datasets.csproj
+#:project ../../Microsoft.ML.MixtureHeads.Plots/Microsoft.ML.MixtureHeads.Plots.csproj
 #:package TorchSharp-cpu
 #:property PublishAot=false
 
@@ -27,6 +29,9 @@ using Microsoft.ML;
 using Microsoft.ML.MixtureHeads;
 using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Estimators;
+using Microsoft.ML.MixtureHeads.Persistence;
+using Microsoft.ML.MixtureHeads.Plots;
+using Microsoft.ML.MixtureHeads.Training;
 
 bool quick = args.Contains("--quick") || Environment.GetEnvironmentVariable("MIXTUREHEADS_QUICK") == "1";
 
@@ -47,6 +52,7 @@ Console.WriteLine($"Fashion-MNIST: {trainImages.Count:N0} training images, {test
 // The class names become keys, the trainer decodes and resizes the images itself, and the predicted key goes back to
 // its class name. `MaxTrainingTime` caps training and keeps the model trained so far; `MetricsCallback` shows progress.
 
+var reports = new List<TrainingMetrics>(); // every progress report, for the training curves
 var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
     .Append(mlContext.MoHImageClassifier(new MoHImageClassificationTrainer.Options
     {
@@ -57,7 +63,8 @@ var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
         LearningRate = 2e-3,
         WarmupEpochs = 0.3,
         MaxTrainingTime = TimeSpan.FromMinutes(5),
-        MetricsCallback = progress => Console.WriteLine(progress),
+        LogEverySteps = 5,
+        MetricsCallback = progress => { Console.WriteLine(progress); reports.Add(progress); },
     }))
     .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
 
@@ -78,6 +85,20 @@ Console.WriteLine($"Accuracy: {metrics.MicroAccuracy:P2} (macro {metrics.MacroAc
 
 mlContext.Model.Save(model, train.Schema, "fashion-mnist-moh.zip");
 Console.WriteLine($"Saved {Path.GetFullPath("fashion-mnist-moh.zip")}");
+
+// Pictures
+// The training curves (loss, accuracy and learning rate per reported step, validation at the epoch's end) and the
+// confusion matrix, as PNG files next to the model. Then, from the saved model rebuilt as a network, the routed heads each patch of one test image used.
+
+var classNames = model.OfType<MoHImageClassificationTransformer>().Single().ClassNames;
+TrainingCurvesPlot.Save(reports, "training-curves.png");
+ConfusionMatrixPlot.Save(metrics.ConfusionMatrix, classNames, "confusion-matrix.png");
+Console.WriteLine("Wrote training-curves.png");
+Console.WriteLine("Wrote confusion-matrix.png");
+
+using (var network = MixtureHeadsCheckpoint.FromZip("fashion-mnist-moh.zip").CreateNetwork())
+    PatchHeadsPlot.Save(HeadUsageProbe.PerPatch(network, testImages.Rows().First().Pixels), "patch-heads.png");
+Console.WriteLine("Wrote patch-heads.png");
 
 // Load and predict
 // Any process with ML.NET loads the model with plain `Model.Load`; a prediction engine scores one image at a time.

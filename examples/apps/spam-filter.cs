@@ -17,9 +17,11 @@
 // `./build.sh pack` fills (add it as a NuGet source) and `#:package TorchSharp-cpu@0.107.0`, and read your own data
 // where this sample reads SpamAssassin (the readers are not packaged). `--quick` (or `MIXTUREHEADS_QUICK=1`) trains on a
 // small subset, to check that everything works.
+// `Microsoft.ML.MixtureHeads.Plots` draws the pictures (ScottPlot; not packaged).
 
 #:project ../../Microsoft.ML.MixtureHeads/Microsoft.ML.MixtureHeads.csproj
 #:project ../../Microsoft.ML.MixtureHeads.Datasets/Microsoft.ML.MixtureHeads.Datasets.csproj
+#:project ../../Microsoft.ML.MixtureHeads.Plots/Microsoft.ML.MixtureHeads.Plots.csproj
 #:package TorchSharp-cpu
 #:property PublishAot=false
 
@@ -27,6 +29,8 @@ using Microsoft.ML;
 using Microsoft.ML.MixtureHeads;
 using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Estimators;
+using Microsoft.ML.MixtureHeads.Plots;
+using Microsoft.ML.MixtureHeads.Training;
 
 bool quick = args.Contains("--quick") || Environment.GetEnvironmentVariable("MIXTUREHEADS_QUICK") == "1";
 
@@ -46,6 +50,7 @@ Console.WriteLine($"SpamAssassin: {mails.Count:N0} mails, {mails.Count(mail => m
 // training mails), and the predicted key goes back to "spam" or "ham". `MaxTrainingTime` caps training and keeps the
 // model trained so far; `MetricsCallback` shows progress.
 
+var reports = new List<TrainingMetrics>(); // every progress report, for the training curves
 var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
     .Append(mlContext.MoHTextClassifier(new MoHTextClassificationTrainer.Options
     {
@@ -56,7 +61,8 @@ var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
         LearningRate = 1e-3,
         WarmupEpochs = 0.3,
         MaxTrainingTime = TimeSpan.FromMinutes(5),
-        MetricsCallback = progress => Console.WriteLine(progress),
+        LogEverySteps = 5,
+        MetricsCallback = progress => { Console.WriteLine(progress); reports.Add(progress); },
     }))
     .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
 
@@ -77,6 +83,16 @@ Console.WriteLine($"Accuracy: {metrics.MicroAccuracy:P2} (macro {metrics.MacroAc
 
 mlContext.Model.Save(model, split.TrainSet.Schema, "spam-filter-moh.zip");
 Console.WriteLine($"Saved {Path.GetFullPath("spam-filter-moh.zip")}");
+
+// Pictures
+// The training curves (loss, accuracy and learning rate per reported step, validation at the epoch's end) and the
+// confusion matrix, as PNG files next to the model.
+
+var classNames = model.OfType<MoHTextClassificationTransformer>().Single().ClassNames;
+TrainingCurvesPlot.Save(reports, "training-curves.png");
+ConfusionMatrixPlot.Save(metrics.ConfusionMatrix, classNames, "confusion-matrix.png");
+Console.WriteLine("Wrote training-curves.png");
+Console.WriteLine("Wrote confusion-matrix.png");
 
 // Load and predict
 // Any process with ML.NET loads the model with plain `Model.Load`; a prediction engine classifies one mail at a time.
