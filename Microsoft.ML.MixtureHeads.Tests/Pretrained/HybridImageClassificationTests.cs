@@ -25,7 +25,7 @@ public sealed class HybridFixture : IDisposable
             .Append(ml.Transforms.Conversion.MapValueToKey("Label"))
             .Append(ml.MoHImageClassifier(new MoHImageClassificationTrainer.Options
             {
-                Architecture = "moh_hybrid_resnet18_75", ImageSize = 64, Epochs = 8, BatchSize = 25, LearningRate = 1e-3, Seed = 1,
+                Architecture = "moh_hybrid_resnet18_75", ImageSize = 64, Epochs = 8, BatchSize = 25, Seed = 1,
                 MetricsCallback = m => Reports.Add(m),
             }))
             .Fit(train);
@@ -71,14 +71,19 @@ public sealed class HybridImageClassificationTests(HybridFixture fixture) : ICla
         """;
 
     [Fact]
-    public void The_trunk_stays_the_pretrained_one_and_the_blocks_learn()
+    public void The_frozen_stages_stay_pretrained_the_last_stage_and_the_blocks_learn()
     {
         using var scope = NewDisposeScope();
-        using var pretrained = new MoHHybridVisionTransformer((HybridVisionTransformerConfig)fixture.Network.Config);
+        var config = (HybridVisionTransformerConfig)fixture.Network.Config;
+        Assert.Equal(1, config.TrainableTrunkStages);
+        using var pretrained = new MoHHybridVisionTransformer(config);
         PretrainedResNet18.LoadInto(pretrained);
         var trained = fixture.Network.trunk.state_dict();
-        foreach (var (name, value) in pretrained.trunk.state_dict())
+        string lastStage = $"stages.{config.TrunkStages - 1}.";
+        foreach (var (name, value) in pretrained.trunk.state_dict().Where(e => !e.Key.StartsWith(lastStage, StringComparison.Ordinal)))
             Assert.True(value.allclose(trained[name], rtol: 0, atol: 0), $"trunk.{name} changed in training");
+        Assert.Contains(pretrained.trunk.named_parameters().Where(p => p.name.StartsWith(lastStage, StringComparison.Ordinal)),
+            p => !p.parameter.allclose(trained[p.name], rtol: 0, atol: 0));
 
         var epochs = fixture.Reports.Where(r => r.Phase == Microsoft.ML.MixtureHeads.Training.TrainingPhase.EpochEnd).ToList();
         Assert.Equal(8, epochs.Count);

@@ -64,11 +64,14 @@ public sealed class PretrainedResNet18Tests
     }
 
     [Fact]
-    public void The_exported_hybrid_graph_with_the_imported_trunk_equals_the_forward()
+    public void The_exported_hybrid_graph_with_the_imported_trunk_equals_the_forward_through_a_split_trunk()
     {
         using var scope = NewDisposeScope();
         manual_seed(3);
-        using var network = new MoHHybridVisionTransformer(new HybridVisionTransformerConfig { ImageSize = 64, Dim = 32, Depth = 1, Heads = 4, SharedHeads = 1, RoutedTopK = 2, Classes = 3 });
+        using var network = new MoHHybridVisionTransformer(new HybridVisionTransformerConfig
+        {
+            ImageSize = 64, TrainableTrunkStages = 1, Dim = 32, Depth = 1, Heads = 4, SharedHeads = 1, RoutedTopK = 2, Classes = 3,
+        });
         PretrainedResNet18.LoadInto(network);
         network.eval();
         var graph = new OnnxGraphBuilder();

@@ -56,11 +56,17 @@ public sealed class MoHImageClassificationTrainer
         /// holding <c>ResNet18Onnx/ResNet18.onnx</c> and <c>ResNetPrepOnnx/ResNetPreprocess.onnx</c>. Null (default) takes
         /// <c>DnnImageModels</c> next to the app, where the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 puts them.</summary>
         public string? PretrainedWeightsFolder;
+
+        /// <summary>The learning rate a hybrid architecture's new model trains at while <see cref="TrainerOptionsBase.LearningRate"/>
+        /// is left at the trainer's default 1e-3, which is made for a random start. Default 3e-4.</summary>
+        public double PretrainedLearningRate = 3e-4;
     }
 
     internal MoHImageClassificationTrainer(IHostEnvironment environment, Options options) : base(environment, options)
     {
         if (options.CropPadding < 0) throw new ArgumentOutOfRangeException(nameof(options), $"CropPadding must not be negative, got {options.CropPadding}.");
+        if (!(options.PretrainedLearningRate > 0) || !double.IsFinite(options.PretrainedLearningRate))
+            throw new ArgumentOutOfRangeException(nameof(options), $"PretrainedLearningRate must be positive, got {options.PretrainedLearningRate}.");
         if (options.InitialModel is null && options.Model is null) RegisteredArchitecture(options.Architecture); // unknown name fails here
     }
 
@@ -125,6 +131,7 @@ public sealed class MoHImageClassificationTrainer
         }
         var shape = new ImageShape(3, config.ImageSize, config.ImageSize);
         var (stagesToPixels, pixelColumn, temporary) = ImageInput.Stages(stages, column, shape);
+        bool defaultRate = TrainerOptions.LearningRate == Options.DefaultLearningRate;
         return new ClassifierPlan<float[]>(stagesToPixels, new PixelInput(pixelColumn, [3, shape.Height, shape.Width]), temporary, 4L * shape.Size + 32,
             (classNames, _) =>
             {
@@ -139,7 +146,7 @@ public sealed class MoHImageClassificationTrainer
                     network.Dispose();
                     throw;
                 }
-            });
+            }) { LearningRate = newModel && defaultRate ? TrainerOptions.PretrainedLearningRate : null };
     }
 
     /// <summary>

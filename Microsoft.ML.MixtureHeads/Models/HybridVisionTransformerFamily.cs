@@ -4,7 +4,8 @@ namespace Microsoft.ML.MixtureHeads.Models;
 /// ImageNet ResNet-18 features, for small image sets.</summary>
 internal sealed class HybridVisionTransformerFamily : ModelFamily<HybridVisionTransformerConfig>
 {
-    private static readonly HybridVisionTransformerConfig Base = new() { Dim = 192, Depth = 2, Heads = 8, MlpRatio = 2 };
+    // The last stage fine-tunes: on 300 Fashion-MNIST images it gave 86.3% where the frozen trunk gave 78.0% (docs/decisions.md).
+    private static readonly HybridVisionTransformerConfig Base = new() { Dim = 192, Depth = 2, Heads = 8, MlpRatio = 2, TrainableTrunkStages = 1 };
 
     public override string Kind => MoHHybridVisionTransformer.KindName;
 

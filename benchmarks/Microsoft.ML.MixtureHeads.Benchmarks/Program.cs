@@ -5,7 +5,7 @@ using TorchSharp;
 
 // ./build.sh bench [--suite NAME] [--quick] [--threads N] [--epochs N]
 // Every suite prints our figures next to its baseline's, measured in this same run on this machine.
-var suiteOption = new Option<string?>("--suite") { Description = "Run only the suite of this name (default: every suite)" };
+var suiteOption = new Option<string?>("--suite") { Description = "Run only the suite of this name, or the suites named NAME-* (default: every suite)" };
 var quickOption = new Option<bool>("--quick") { Description = "Shorter runs for a quick look" };
 var threadsOption = new Option<int>("--threads")
 {
@@ -32,7 +32,7 @@ var settings = new BenchSettings(threads, quick, root, epochs);
 var suites = Assembly.GetExecutingAssembly().GetTypes()
     .Where(t => typeof(IBenchmarkSuite).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
     .Select(t => (IBenchmarkSuite)Activator.CreateInstance(t)!)
-    .Where(s => only == null || s.Name.Equals(only, StringComparison.OrdinalIgnoreCase))
+    .Where(s => only == null || s.Name.Equals(only, StringComparison.OrdinalIgnoreCase) || s.Name.StartsWith(only + "-", StringComparison.OrdinalIgnoreCase))   // "transfer" runs transfer-image and transfer-text
     .OrderBy(s => s.Name)
     .ToList();
 if (suites.Count == 0) { Console.Error.WriteLine($"no suite named '{only}'"); return 2; }

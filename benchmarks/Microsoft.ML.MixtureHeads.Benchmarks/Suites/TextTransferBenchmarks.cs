@@ -66,10 +66,7 @@ public sealed class TextTransferBenchmarks : IBenchmarkSuite
         var fitted = fit();
         var wall = clock.Elapsed;
         var metrics = ml.MulticlassClassification.Evaluate(fitted.Transform(test));
-        var matrix = metrics.ConfusionMatrix;
-        double macroF1 = Enumerable.Range(0, matrix.NumberOfClasses)
-            .Average(c => matrix.PerClassPrecision[c] + matrix.PerClassRecall[c] == 0 ? 0
-                : 2 * matrix.PerClassPrecision[c] * matrix.PerClassRecall[c] / (matrix.PerClassPrecision[c] + matrix.PerClassRecall[c]));
+        double macroF1 = ClassificationQuality.MacroF1(metrics);
         table.Add(model, size, $"{metrics.MicroAccuracy:P2}", $"{macroF1:P2}", $"{wall:mm\\:ss}");
         Console.Error.WriteLine($"| {model} | {size} | {metrics.MicroAccuracy:P2} | {macroF1:P2} | {wall:mm\\:ss} |");   // each row as soon as it is measured
         (fitted as IDisposable)?.Dispose();
