@@ -16,7 +16,7 @@ public sealed class ImageClassificationEndToEndTests(ImageFolderFixture fixture,
 {
     /// <summary>Loads a saved .zip and writes every test row's scores (float32, row-major), then prints the predicted class
     /// names and, on a second line, the slot names of Score (ML.NET's GetSlotNames idiom).</summary>
-    private const string ScoringProgram = """
+    internal const string ScoringProgram = """
         using Microsoft.ML;
         using Microsoft.ML.Data;
         var ml = new MLContext();

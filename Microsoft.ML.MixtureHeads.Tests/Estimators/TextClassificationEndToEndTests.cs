@@ -22,7 +22,7 @@ public sealed class TextClassificationEndToEndTests
     }
 
     /// <summary>Loads a saved .zip, scores the texts in a JSON file, writes the scores (float32) and prints the predicted names.</summary>
-    private const string ScoringProgram = """
+    internal const string ScoringProgram = """
         using System.Text.Json;
         using Microsoft.ML;
         using Microsoft.ML.Data;

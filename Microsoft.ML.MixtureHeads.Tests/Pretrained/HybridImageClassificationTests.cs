@@ -59,17 +59,6 @@ public sealed class HybridFixture : IDisposable
 /// </summary>
 public sealed class HybridImageClassificationTests(HybridFixture fixture) : IClassFixture<HybridFixture>
 {
-    private const string ScoringProgram = """
-        using Microsoft.ML;
-        using Microsoft.ML.Data;
-        var ml = new MLContext();
-        using var model = (TransformerChain<ITransformer>)ml.Model.Load(args[0], out _);
-        var rows = File.ReadAllLines(args[1]).Select(l => l.Split('\t')).Select(p => new ImageFile { ImagePath = p[0], Label = p[1] });
-        using (var writer = new BinaryWriter(File.Create(args[2])))
-            foreach (var score in model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score")) foreach (var v in score) writer.Write(v);
-        public class ImageFile { public string ImagePath { get; set; } = ""; public string Label { get; set; } = ""; }
-        """;
-
     [Fact]
     public void The_frozen_stages_stay_pretrained_the_last_stage_and_the_blocks_learn()
     {
@@ -97,7 +86,7 @@ public sealed class HybridImageClassificationTests(HybridFixture fixture) : ICla
     [Fact]
     public void A_child_process_with_the_scoring_package_alone_scores_what_TorchSharp_computes()
     {
-        using var child = ChildProject.DeployedScorer("hybrid-scoring", ScoringProgram);
+        using var child = ChildProject.DeployedScorer("hybrid-scoring", ImageClassificationEndToEndTests.ScoringProgram);
         string rows = Path.Combine(child.Directory, "rows.tsv"), scores = Path.Combine(child.Directory, "scores.bin");
         File.WriteAllLines(rows, fixture.TestFiles.Select(f => $"{f.ImagePath}\t{f.Label}"));
         child.Run(fixture.Zip, rows, scores);

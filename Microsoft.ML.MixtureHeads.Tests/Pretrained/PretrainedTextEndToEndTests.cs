@@ -24,20 +24,6 @@ public sealed class PretrainedTextEndToEndTests
         public string Label { get; set; } = "";
     }
 
-    /// <summary>Loads a saved .zip, scores the texts of a JSON file and writes the scores (float32).</summary>
-    private const string ScoringProgram = """
-        using System.Text.Json;
-        using Microsoft.ML;
-        using Microsoft.ML.Data;
-        var ml = new MLContext();
-        using var model = (TransformerChain<ITransformer>)ml.Model.Load(args[0], out _);
-        var texts = JsonSerializer.Deserialize<string[]>(File.ReadAllText(args[1]))!;
-        var scored = model.Transform(ml.Data.LoadFromEnumerable(texts.Select(t => new Mail { Text = t, Label = "ham" })));
-        using (var writer = new BinaryWriter(File.Create(args[2])))
-            foreach (var score in scored.GetColumn<float[]>("Score")) foreach (var v in score) writer.Write(v);
-        public class Mail { public string Text { get; set; } = ""; public string Label { get; set; } = ""; }
-        """;
-
     [Fact]
     public void MoH_MiniLM_fits_on_real_mails_saves_and_predicts_identically_in_a_child_process_without_TorchSharp()
     {
@@ -70,7 +56,7 @@ public sealed class PretrainedTextEndToEndTests
             }
             File.WriteAllText(textsFile, JsonSerializer.Serialize(texts));
 
-            using var child = ChildProject.DeployedScorer("minilm-scoring", ScoringProgram, [(MiniLMPackage.PackageId, MiniLMPackage.PackageVersion)]);
+            using var child = ChildProject.DeployedScorer("minilm-scoring", Estimators.TextClassificationEndToEndTests.ScoringProgram, [(MiniLMPackage.PackageId, MiniLMPackage.PackageVersion)]);
             child.Run(zip, textsFile, scoresFile);
             float[] childScores = ReadFloats(scoresFile);
 
