@@ -97,17 +97,9 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         var network = initial is null ? plan.CreateNetwork(classNames) : InitialNetwork(initial);
         try
         {
-            var (trained, batches) = (network, data);
-            if (network is IFrozenPrefixNetwork prefix && Augmentation is null)
-            {
-                var caching = System.Diagnostics.Stopwatch.StartNew();
-                network.Module.to(device);
-                if (FrozenFeaturesNetwork.Cache(plan, prefix, options, seed, device) is { } cached)
-                {
-                    (trained, batches) = (new FrozenFeaturesNetwork(network, prefix), cached);
-                    channel.Info(MessageSensitivity.None, $"Computed the frozen layers' output for every row once in {caching.Elapsed:mm\\:ss}; training starts from it.");
-                }
-            }
+            var (trained, batches) = network is IFrozenPrefixNetwork prefix && Augmentation is null
+                ? WithFrozenPrefixCached(network, prefix, plan, data, seed, device, channel)
+                : (network, data);
             var loopOptions = plan.LearningRate is { } learningRate ? options.WithLearningRate(learningRate) : options;
             var objective = new ClassificationObjective(trained, classNames, options.LabelSmoothing, Augmentation, options.ScoreColumnName, PredictedLabelMapping.IndexColumn);
             var summary = TrainingLoop.Run(objective, batches.Train, batches.Validation, new LoopSettings(loopOptions, seed, device, channel, context.IsCancelled));
@@ -122,6 +114,27 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
             network.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The network seen from its frozen prefix's output and the data as that output, computed once (progress in the
+    /// log every <c>ReportInterval</c>); the network and data unchanged when the output cannot be cached.</summary>
+    private (IMixtureHeadsNetwork<Tensor>, ClassifierData) WithFrozenPrefixCached(IMixtureHeadsNetwork<Tensor> network, IFrozenPrefixNetwork prefix,
+        ClassifierPlan plan, ClassifierData data, int seed, Device device, IChannel channel)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var reported = TimeSpan.Zero;
+        long rows = 0, total = data.TrainRows + data.ValidationRows;
+        network.Module.to(device);
+        var cached = FrozenFeaturesNetwork.Cache(plan, prefix, TrainerOptions, seed, device, batch =>
+        {
+            rows += batch;
+            if (clock.Elapsed - reported < TrainerOptions.ReportInterval) return;
+            reported = clock.Elapsed;
+            channel.Info(MessageSensitivity.None, $"Computing the frozen layers' output once: {rows:N0} of {total:N0} rows in {clock.Elapsed:mm\\:ss}.");
+        });
+        if (cached is null) return (network, data);
+        channel.Info(MessageSensitivity.None, $"Computed the frozen layers' output for every row once in {clock.Elapsed:mm\\:ss}; training starts from it.");
+        return (new FrozenFeaturesNetwork(network, prefix), cached);
     }
 
     /// <summary>The input schema plus <c>Score</c> (vector of Single, one per class) and <c>PredictedLabel</c> (the label's key type), after checking the input columns.</summary>

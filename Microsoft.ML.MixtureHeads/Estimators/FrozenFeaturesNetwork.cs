@@ -31,10 +31,18 @@ internal sealed class FrozenFeaturesNetwork(IMixtureHeadsNetwork<Tensor> network
     /// The training (and validation) data as the frozen prefix's output, computed once on <paramref name="device"/>, or
     /// null when it cannot be cached (streamed data, or features beyond the memory budget).
     /// </summary>
-    public static ClassifierData? Cache(ClassifierPlan plan, IFrozenPrefixNetwork prefix, ClassifierOptionsBase options, int seed, Device device) =>
+    /// <param name="plan">The plan that read the data.</param>
+    /// <param name="prefix">The network's frozen layers.</param>
+    /// <param name="options">Batch size and memory budget.</param>
+    /// <param name="seed">The shuffle seed.</param>
+    /// <param name="device">Where the frozen layers run.</param>
+    /// <param name="done">Told the row count of each batch computed.</param>
+    public static ClassifierData? Cache(ClassifierPlan plan, IFrozenPrefixNetwork prefix, ClassifierOptionsBase options, int seed, Device device, Action<long> done) =>
         plan.WithCachedFeatures(rows =>
         {
             using var scope = NewDisposeScope();
-            return prefix.FrozenFeatures(rows.ToTensor(device)).cpu().contiguous().data<float>().ToArray();
+            var features = prefix.FrozenFeatures(rows.ToTensor(device)).cpu().contiguous().data<float>().ToArray();
+            done(rows.Rows);
+            return features;
         }, prefix.FrozenFeatureShape, options, seed);
 }
