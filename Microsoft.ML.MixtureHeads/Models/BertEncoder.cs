@@ -77,7 +77,7 @@ public sealed class BertEncoder : MixtureHeadsNetwork<Tensor, BertEncoderConfig>
         long length = ids.shape[1];
         if (length > Config.MaxPositions)
             throw new ArgumentException($"ids hold {length} tokens per row; the position table has {Config.MaxPositions}.", nameof(ids));
-        var positions = arange(length, ScalarType.Int64, ids.device);                                     // [L]
+        var positions = arange(Scalars.Of(length), ScalarType.Int64, ids.device);                                  // [L]
         var types = tokenTypes ?? zeros(1, 1, ScalarType.Int64, ids.device);
         var x = word_embeddings.call(ids).Plus(position_embeddings.call(positions)).Plus(token_type_embeddings.call(types));   // [B, L, D]
         x = embeddings_norm.call(x);
