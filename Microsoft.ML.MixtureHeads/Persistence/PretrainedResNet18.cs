@@ -74,14 +74,14 @@ public static class PretrainedResNet18
             {
                 var convs = walk.Consumers(x, "Conv");
                 var main = convs.SingleOrDefault(n => Kernel(n) == 3) ?? throw walk.Unexpected(x, "one 3x3 convolution");
-                string h = walk.ConvBatchNorm(x, main, block.conv1, block.bn1, copies);
+                string h = walk.ConvBatchNorm(main, block.conv1, block.bn1, copies);
                 h = walk.Next(h, "Relu").Outputs[0];
                 h = walk.ConvBatchNorm(h, 3, block.conv2, block.bn2, copies);
                 string shortcut = x;
                 if (block.downsample is { } downsample)
                 {
                     var projection = convs.SingleOrDefault(n => Kernel(n) == 1) ?? throw walk.Unexpected(x, "a 1x1 shortcut convolution");
-                    shortcut = walk.ConvBatchNorm(x, projection, downsample.conv, downsample.bn, copies);
+                    shortcut = walk.ConvBatchNorm(projection, downsample.conv, downsample.bn, copies);
                 }
                 var add = walk.Next(h, "Add");
                 if (!add.Inputs.Contains(shortcut)) throw walk.Unexpected(h, $"an Add with the shortcut '{shortcut}'");
@@ -134,10 +134,10 @@ public static class PretrainedResNet18
         public string ConvBatchNorm(string input, long kernel, ExportableConv2d conv, FrozenBatchNorm2d bn, List<(Tensor, string)> copies)
         {
             var node = Next(input, "Conv");
-            return Kernel(node) == kernel ? ConvBatchNorm(input, node, conv, bn, copies) : throw Unexpected(input, $"a {kernel}x{kernel} convolution");
+            return Kernel(node) == kernel ? ConvBatchNorm(node, conv, bn, copies) : throw Unexpected(input, $"a {kernel}x{kernel} convolution");
         }
 
-        public string ConvBatchNorm(string input, OnnxNode convNode, ExportableConv2d conv, FrozenBatchNorm2d bn, List<(Tensor, string)> copies)
+        public string ConvBatchNorm(OnnxNode convNode, ExportableConv2d conv, FrozenBatchNorm2d bn, List<(Tensor, string)> copies)
         {
             long stride = convNode.Attribute("strides")?.IntsValue[0] ?? 1;
             if (stride != conv.Stride || convNode.Attribute("group") is { IntValue: not 1 })
