@@ -1,5 +1,7 @@
 using Microsoft.ML.MixtureHeads.Layers;
 using Microsoft.ML.MixtureHeads.Models;
+using Microsoft.ML.MixtureHeads.Onnx;
+using Microsoft.ML.MixtureHeads.Tests.Parity;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -77,6 +79,27 @@ public sealed class CausalLMTests
         Assert.Contains("10 cached + 7", Assert.Throws<ArgumentException>(() => model.forward(zeros(1, 7, ScalarType.Int64), cache)).Message);
         Assert.Contains("even width", Assert.Throws<ArgumentException>(() => new CausalLMConfig { Dim = 36, Heads = 4, SharedHeads = 1, RoutedTopK = 2 }.Validate()).Message);
         Assert.Contains("FeedForward", Assert.Throws<ArgumentException>(() => new CausalLMConfig { FeedForward = FeedForwardKind.GeluMlp }.Validate()).Message);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_onnx_export_gives_the_eval_logits(bool tied)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        using var model = new MoHCausalLM(Tiny with
+        {
+            TieEmbeddings = tied, MoEInterval = 2, FeedForward = FeedForwardKind.MultiHeadMoE, MoE = MoEPresets.MultiHead(48, 128, heads: 2, experts: 4) with { Dim = 0 },
+        });
+        model.eval();
+        var tokens = randint(0, 50, [2, 9], dtype: ScalarType.Int64);
+        Tensor expected;
+        using (no_grad()) expected = model.forward(tokens).Output;
+        var graph = new OnnxGraphBuilder();
+        graph.Output(model.EmitOnnx(graph, "tokens"), "logits", OnnxElementType.Float, "batch", "sequence", 50);
+        var logits = OnnxSession.Run(graph.ToBytes(), ("tokens", tokens))["logits"];
+        ParityAssert.Close($"onnx logits (tied {tied})", expected, logits, Tolerance.Reduction);
     }
 
     public static TheoryData<string> TinyNames() => new(ModelRegistry.List("moh_lm_tiny_*"));
