@@ -1,5 +1,6 @@
 using Microsoft.ML.MixtureHeads.Data;
 using Microsoft.ML.MixtureHeads.Datasets;
+using Microsoft.ML.MixtureHeads.Generation;
 using Microsoft.ML.MixtureHeads.Layers;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Text;
@@ -41,20 +42,31 @@ public sealed class LanguageModelTrainingTests
     private static IEnumerable<long[]> Rows(Tensor batch) =>
         Enumerable.Range(0, (int)batch.shape[0]).Select(r => batch[r].data<long>().ToArray());
 
-    [Fact]
-    public void A_tiny_MoH_LM_on_a_Brown_slice_lowers_validation_perplexity_well_below_its_start()
+    [Theory]
+    [InlineData("bytes")]
+    [InlineData("cl100k")]
+    public void A_tiny_MoH_LM_on_a_Brown_slice_lowers_validation_perplexity_well_below_its_start(string tokenization)
     {
-        var codec = new ByteTokenizer();
         var news = Brown.Value.Where(d => d.Genre == "news").ToList();
-        var train = PackedSequences.Encode(news.Take(3).Select(d => d.Text), codec, ByteTokenizer.EndOfText);
-        var held = PackedSequences.Encode(news.Skip(40).Take(1).Select(d => d.Text[..4000]), codec, ByteTokenizer.EndOfText);
-        var trainBatches = new PackedSequences(train, sequenceLength: 64, batchSize: 16, shuffle: true, seed: 2);
-        var validation = new PackedSequences(held, sequenceLength: 64, batchSize: 32, shuffle: false);
+        var trainTexts = news.Take(tokenization == "bytes" ? 3 : 10).Select(d => d.Text).ToList();
+        var heldTexts = news.Skip(40).Take(1).Select(d => d.Text[..4000]).ToList();
+        ITokenCodec codec;
+        long endOfText;
+        int vocabulary;
+        if (tokenization == "bytes") (codec, endOfText, vocabulary) = (new ByteTokenizer(), ByteTokenizer.EndOfText, ByteTokenizer.VocabularySize);
+        else
+        {
+            var compact = CompactCl100kCodec.Build(trainTexts, maxSize: 1024);   // rarer tokens become the unknown id
+            (codec, endOfText, vocabulary) = (compact, CompactCl100kCodec.EndOfText, compact.VocabularySize);
+        }
+        int length = tokenization == "bytes" ? 64 : 32;
+        var trainBatches = new PackedSequences(PackedSequences.Encode(trainTexts, codec, endOfText), sequenceLength: length, batchSize: 16, shuffle: true, seed: 2);
+        var validation = new PackedSequences(PackedSequences.Encode(heldTexts, codec, endOfText), sequenceLength: length, batchSize: 32, shuffle: false);
 
         manual_seed(11);
         using var model = new MoHCausalLM(new CausalLMConfig
         {
-            Dim = 48, Depth = 2, Heads = 4, SharedHeads = 1, RoutedTopK = 2, MlpRatio = 128.0 / 48, VocabularySize = ByteTokenizer.VocabularySize, MaxLength = 64,
+            Dim = 48, Depth = 2, Heads = 4, SharedHeads = 1, RoutedTopK = 2, MlpRatio = 128.0 / 48, VocabularySize = vocabulary, MaxLength = 64,
             FeedForward = FeedForwardKind.MultiHeadMoE, MoE = MoEPresets.MultiHead(48, 128, heads: 2, experts: 4) with { Dim = 0 }, MoEInterval = 2,
         });
         var objective = new LanguageModelObjective(model);
@@ -69,9 +81,28 @@ public sealed class LanguageModelTrainingTests
         var epochs = reports.Where(r => r.Phase == TrainingPhase.EpochEnd).ToList();
         Assert.Equal(2, epochs.Count);
         double after = LanguageModelObjective.Perplexity(epochs[^1].ValidationLoss!.Value);
-        Assert.InRange(before, 200, 320);            // about uniform over 257 byte ids at initialisation
-        Assert.True(after < before / 8, $"validation perplexity {before:F1} -> {after:F1} after {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.InRange(before, 0.75 * vocabulary, 1.25 * vocabulary);   // about uniform over the ids at initialisation
+        Assert.True(after < before / 8, $"{tokenization}: validation perplexity {before:F1} -> {after:F1} after {clock.Elapsed.TotalSeconds:F1} s");
         Assert.True(epochs[^1].BalanceLoss > 0, "MoH and MH-MoE balance losses are part of training");
         Assert.Equal(after, LanguageModelObjective.Perplexity(TrainingLoop.Evaluate(objective, validation, CPU).Loss), 3);
+    }
+
+    [Fact]
+    public void The_compact_cl100k_codec_keeps_the_corpus_tokens_and_round_trips_text()
+    {
+        var texts = Brown.Value.Where(d => d.Genre == "news").Take(5).Select(d => d.Text).ToList();
+        var codec = CompactCl100kCodec.Build(texts, maxSize: 8192);
+        Assert.InRange(codec.VocabularySize, 1000, 8191);   // every token of the texts kept
+        var ids = codec.Encode(texts[0]);
+        Assert.Equal(texts[0], codec.Decode(ids));
+        Assert.DoesNotContain(CompactVocabulary.Unknown, ids);
+        Assert.True(ids.Count * 3 < new ByteTokenizer().Encode(texts[0]).Count, "cl100k packs several bytes per token");
+        var unseen = codec.Encode("Zyzzyva quokkas");
+        Assert.Contains(CompactVocabulary.Unknown, unseen);
+        Assert.Contains('\uFFFD', codec.Decode(unseen));
+        Assert.Equal("The jury", codec.Decode([.. codec.Encode("The"), CompactCl100kCodec.EndOfText, .. codec.Encode(" jury")]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => codec.Decode([codec.VocabularySize]));
+        var restored = new CompactCl100kCodec(CompactVocabulary.FromJson(codec.Vocabulary.ToJson()));
+        Assert.Equal(ids, restored.Encode(texts[0]));
     }
 }
