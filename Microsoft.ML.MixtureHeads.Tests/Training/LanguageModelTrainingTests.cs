@@ -88,6 +88,30 @@ public sealed class LanguageModelTrainingTests
     }
 
     [Fact]
+    public void The_public_training_entry_reports_validation_perplexity_per_epoch()
+    {
+        var codec = new ByteTokenizer();
+        var news = Brown.Value.Where(d => d.Genre == "news").ToList();
+        var train = PackedSequences.Encode(news.Skip(5).Take(2).Select(d => d.Text), codec, ByteTokenizer.EndOfText);
+        var held = PackedSequences.Encode([news[41].Text[..3000]], codec, ByteTokenizer.EndOfText);
+        manual_seed(12);
+        using var model = new MoHCausalLM(new CausalLMConfig
+        {
+            Dim = 48, Depth = 2, Heads = 4, SharedHeads = 1, RoutedTopK = 2, VocabularySize = ByteTokenizer.VocabularySize, MaxLength = 64,
+        });
+        double before = CausalLMTraining.Perplexity(model, held, sequenceLength: 48);
+        var options = new CausalLMTrainingOptions { Epochs = 2, BatchSize = 16, SequenceLength = 48, LearningRate = 3e-3, WarmupEpochs = 0.1, Seed = 3, Device = "cpu" };
+
+        var result = CausalLMTraining.Train(model, train, held, options);
+
+        Assert.Equal(2, result.ValidationPerplexities.Count);
+        Assert.True(result.ValidationPerplexities[1] < before / 4, $"{before:F1} -> {string.Join(", ", result.ValidationPerplexities.Select(p => p.ToString("F1")))}");
+        Assert.Equal(result.ValidationPerplexities[1], CausalLMTraining.Perplexity(model, held, sequenceLength: 48), 3);
+        Assert.Equal("sequenceLength", Assert.Throws<ArgumentOutOfRangeException>(() => CausalLMTraining.Train(model, train, null, new CausalLMTrainingOptions { SequenceLength = 65 })).ParamName);
+        Assert.Contains("needs 49", Assert.Throws<ArgumentException>(() => CausalLMTraining.Perplexity(model, held.Take(10).ToList(), 48)).Message);
+    }
+
+    [Fact]
     public void The_compact_cl100k_codec_keeps_the_corpus_tokens_and_round_trips_text()
     {
         var texts = Brown.Value.Where(d => d.Genre == "news").Take(5).Select(d => d.Text).ToList();
