@@ -100,6 +100,10 @@ public sealed class LanguageModelTrainingTests
             Dim = 48, Depth = 2, Heads = 4, SharedHeads = 1, RoutedTopK = 2, VocabularySize = ByteTokenizer.VocabularySize, MaxLength = 64,
         });
         double before = CausalLMTraining.Perplexity(model, held, sequenceLength: 48);
+        var generator = new CausalLMGenerator(model);
+        var sampling = new GenerationOptions { MaxNewTokens = 40, Temperature = 0.8, Seed = 1, StopTokens = [ByteTokenizer.EndOfText] };
+        static double PlainShare(string text) => text.Length == 0 ? 0 : text.Count(c => c is (>= 'a' and <= 'z') or ' ') / (double)text.Length;
+        double plainBefore = PlainShare(string.Concat(generator.GenerateText("The jury said", codec, sampling)));
         var options = new CausalLMTrainingOptions { Epochs = 2, BatchSize = 16, SequenceLength = 48, LearningRate = 3e-3, WarmupEpochs = 0.1, Seed = 3, Device = "cpu" };
 
         var result = CausalLMTraining.Train(model, train, held, options);
@@ -107,6 +111,9 @@ public sealed class LanguageModelTrainingTests
         Assert.Equal(2, result.ValidationPerplexities.Count);
         Assert.True(result.ValidationPerplexities[1] < before / 4, $"{before:F1} -> {string.Join(", ", result.ValidationPerplexities.Select(p => p.ToString("F1")))}");
         Assert.Equal(result.ValidationPerplexities[1], CausalLMTraining.Perplexity(model, held, sequenceLength: 48), 3);
+        // Sampled bytes go from mostly anything to mostly lower-case letters and spaces, as English text.
+        string sample = string.Concat(generator.GenerateText("The jury said", codec, sampling));
+        Assert.True(PlainShare(sample) > 0.6 && plainBefore < 0.3, $"before training {plainBefore:P0} plain, after {PlainShare(sample):P0}: \"{sample}\"");
         Assert.Equal("sequenceLength", Assert.Throws<ArgumentOutOfRangeException>(() => CausalLMTraining.Train(model, train, null, new CausalLMTrainingOptions { SequenceLength = 65 })).ParamName);
         Assert.Contains("needs 49", Assert.Throws<ArgumentException>(() => CausalLMTraining.Perplexity(model, held.Take(10).ToList(), 48)).Message);
     }
