@@ -119,6 +119,46 @@ public sealed class LanguageModelTrainingTests
     }
 
     [Fact]
+    public void A_stopped_LM_run_resumed_from_its_checkpoints_ends_as_the_uninterrupted_run()
+    {
+        var codec = new ByteTokenizer();
+        var stream = PackedSequences.Encode([Brown.Value[7].Text[..3000]], codec, ByteTokenizer.EndOfText);
+        string folder = Directory.CreateTempSubdirectory("mixtureheads-lm-checkpoints-").FullName;
+        try
+        {
+            (Dictionary<string, Tensor> Weights, CausalLMTrainingResult Result) Run(string? checkpoints, int? stopAfterStep)
+            {
+                using var cancel = new CancellationTokenSource();
+                var options = new CausalLMTrainingOptions
+                {
+                    Epochs = 2, BatchSize = 8, SequenceLength = 32, LearningRate = 3e-3, WarmupEpochs = 0.5, Seed = 4, Device = "cpu", LogEverySteps = 1,
+                    CheckpointDirectory = checkpoints, CheckpointEverySteps = 4, CancellationToken = cancel.Token,
+                    MetricsCallback = m => { if (m.Step == stopAfterStep) cancel.Cancel(); },
+                };
+                manual_seed(13);
+                using var model = new MoHCausalLM(new CausalLMConfig
+                {
+                    Dim = 48, Depth = 2, Heads = 4, SharedHeads = 1, RoutedTopK = 2, VocabularySize = ByteTokenizer.VocabularySize, MaxLength = 32,
+                    FeedForward = FeedForwardKind.MultiHeadMoE, MoE = MoEPresets.MultiHead(48, 128, heads: 2, experts: 4) with { Dim = 0 }, MoEInterval = 2,
+                });
+                var result = CausalLMTraining.Train(model, stream, stream[..1200], options);
+                return (model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()), result);
+            }
+
+            var (expected, whole) = Run(null, null);
+            Assert.True(Run(folder, stopAfterStep: 6).Result.Summary.Cancelled);
+            Assert.True(Run(folder, stopAfterStep: 15).Result.Summary.Cancelled);
+            var (resumed, result) = Run(folder, null);
+
+            Assert.False(result.Summary.Cancelled);
+            Assert.Equal(whole.ValidationPerplexities, result.ValidationPerplexities);
+            foreach (var (name, value) in expected)
+                Assert.True(value.allclose(resumed[name], rtol: 1e-5, atol: 1e-6), $"{name} differs after resuming");
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
     public void The_compact_cl100k_codec_keeps_the_corpus_tokens_and_round_trips_text()
     {
         var texts = Brown.Value.Where(d => d.Genre == "news").Take(5).Select(d => d.Text).ToList();
