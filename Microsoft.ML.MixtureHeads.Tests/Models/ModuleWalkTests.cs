@@ -82,6 +82,8 @@ public sealed class ModuleWalkTests
                 long[] Ids(int length) => [.. Enumerable.Range(0, length).Select(_ => (long)rows.Next(1, 400))];
                 var encoder = new BertEncoder(bert with { Depth = 2, VocabularySize = 400, MaxPositions = 64, MaxLength = 40, Classes = 3 });   // 2 of 6 blocks: each block is checked alike
                 return (encoder, new MixtureHeads.Data.TokenInput("ids", 40).Collate([Ids(12), Ids(30), Ids(1)]).ToTensor(CPU));
+            case CausalLMConfig lm:
+                return (new MoHCausalLM(lm with { MaxLength = 32 }), randint(0, lm.VocabularySize, [2, 12], dtype: ScalarType.Int64));
             default:
                 throw new NotSupportedException($"The walk has no input for {config.GetType().Name}; add one.");
         }

@@ -4,3 +4,4 @@ import mhmoe_cases  # noqa: F401
 import block_cases  # noqa: F401
 import resnet_cases  # noqa: F401
 import bert_cases  # noqa: F401
+import lm_cases  # noqa: F401
