@@ -57,6 +57,7 @@ public sealed class MoHAttentionOnnxTests
         ["ParameterFree BitLinear projections"] = new(ParameterFree(64, 8, 2, 3) with { Linear = LinearKind.BitLinear }),
         ["ParameterFree causal + key padding"] = new(ParameterFree(64, 8, 4, 2) with { Causal = true }, KeyPadding: true),
         ["ParameterFree rotary (router reads pre-rotary queries)"] = new(ParameterFree(64, 8, 2, 3), Rotary: true),
+        ["Learned half the routed heads, no biases"] = new(Learned(64, 8, 2, 3) with { QkvBias = false, ProjBias = false }),
         ["Learned half the routed heads, rotary causal + key padding"] = new(Learned(64, 8, 2, 3) with { Causal = true }, KeyPadding: true, Rotary: true),
     };
 

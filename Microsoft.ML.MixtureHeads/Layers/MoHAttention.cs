@@ -145,14 +145,10 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
             k = rotary.EmitOnnx(graph, k);
         }
 
-        string o;                                                               // [B, N, H, D], gated
-        if (gates is not null && SkipsHeadsInOnnx)
-            o = HeadSkippingOnnx.GatedHeads(graph, q, k, v, gates, Options, keyPaddingMask);
-        else
-        {
-            o = graph.Transpose(graph.ScaledDotProductAttention(q, k, v, headDim, keyPaddingMask, Options.Causal), 0, 2, 1, 3);
-            if (gates is not null) o = graph.Mul(o, graph.Unsqueeze(gates, -1));
-        }
+        if (gates is not null && SkipsHeadsInOnnx) return HeadSkippingOnnx.Emit(graph, this, q, k, v, gates, keyPaddingMask, prefix);
+
+        var o = graph.Transpose(graph.ScaledDotProductAttention(q, k, v, headDim, keyPaddingMask, Options.Causal), 0, 2, 1, 3);   // [B, N, H, D]
+        if (gates is not null) o = graph.Mul(o, graph.Unsqueeze(gates, -1));
         return proj.EmitOnnx(graph, graph.Reshape(o, 0, 0, -1), Name("proj"));                                 // [B, N, C]
     }
 
