@@ -57,13 +57,50 @@ public sealed class MoHAttentionOnnxTests
         ["ParameterFree BitLinear projections"] = new(ParameterFree(64, 8, 2, 3) with { Linear = LinearKind.BitLinear }),
         ["ParameterFree causal + key padding"] = new(ParameterFree(64, 8, 4, 2) with { Causal = true }, KeyPadding: true),
         ["ParameterFree rotary (router reads pre-rotary queries)"] = new(ParameterFree(64, 8, 2, 3), Rotary: true),
+        ["Learned half the routed heads, no biases"] = new(Learned(64, 8, 2, 3) with { QkvBias = false, ProjBias = false }),
+        ["Learned half the routed heads, rotary causal + key padding"] = new(Learned(64, 8, 2, 3) with { Causal = true }, KeyPadding: true, Rotary: true),
     };
 
     public static TheoryData<string> CaseNames() => new(Cases.Keys);
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public void Onnx_runtime_equals_the_eval_forward_at_two_batch_and_sequence_sizes(string name)
+    public void Onnx_runtime_equals_the_eval_forward_at_two_batch_and_sequence_sizes(string name) => AssertOnnxEqualsEvalForward(name, skipHeads: false);
+
+    public static TheoryData<string> SkippingCaseNames() =>
+        new(Cases.Where(c => SkipsHeads(c.Value.Options)).Select(c => c.Key));
+
+    private static bool SkipsHeads(MoHAttentionOptions options)
+    {
+        using var layer = new MoHAttention(options) { SkipInactiveHeads = true };
+        return layer.SkipsHeadsInOnnx;
+    }
+
+    /// <summary>The head-skipping graph (gathered query rows per routed head) against the official masked eval forward.</summary>
+    [Theory]
+    [MemberData(nameof(SkippingCaseNames))]
+    public void Onnx_head_skipping_equals_the_masked_eval_forward(string name) => AssertOnnxEqualsEvalForward(name, skipHeads: true);
+
+    [Fact]
+    public void Head_skipping_is_emitted_only_where_at_most_half_the_routed_pairs_are_selected()
+    {
+        using var scope = NewDisposeScope();
+        static bool GathersRows(MoHAttentionOptions options)
+        {
+            var layer = new MoHAttention(options) { SkipInactiveHeads = true };
+            var graph = new OnnxGraphBuilder();
+            string input = graph.Input("x", OnnxElementType.Float, "batch", "tokens", options.Dim);
+            graph.Output(layer.EmitOnnx(graph, new OnnxSequenceInput(input), Prefix), "y", OnnxElementType.Float, "batch", "tokens", options.Dim);
+            return graph.ToModel().Nodes.Any(n => n.OpType == "GatherElements");
+        }
+        Assert.True(GathersRows(Learned(64, 8, 2, 3)));                  // K/E = 1/2
+        Assert.True(GathersRows(ParameterFree(48, 6, 0, 2)));
+        Assert.False(GathersRows(Typical));                              // K/E = 2/3: the masked graph is faster
+        Assert.False(GathersRows(Learned(48, 6, 2, 4)));                 // K = E: every routed pair is selected
+        Assert.False(GathersRows(new MoHAttentionOptions { Dim = 48, Heads = 6 }));
+    }
+
+    private static void AssertOnnxEqualsEvalForward(string name, bool skipHeads)
     {
         using var scope = NewDisposeScope();
         var c = Cases[name];
@@ -73,11 +110,14 @@ public sealed class MoHAttentionOnnxTests
         var padding = c.KeyPadding ? MoHTestData.KeyPadding(batch, tokens) : null;
         var rotary = c.Rotary ? new RotaryEmbedding(c.Options.ResolvedHeadDim, (int)tokens + 3) : null;
         layer.eval();
+        var exported = new MoHAttention(c.Options) { SkipInactiveHeads = skipHeads };
+        exported.load_state_dict(layer.state_dict());
+        exported.eval();
 
         var graph = new OnnxGraphBuilder();
         string input = graph.Input("x", OnnxElementType.Float, "batch", "tokens", c.Options.Dim);
         string? mask = padding is null ? null : graph.Input("key_padding", OnnxElementType.Bool, "batch", "tokens");
-        graph.Output(layer.EmitOnnx(graph, new OnnxSequenceInput(input, mask, rotary), Prefix), "y", OnnxElementType.Float, "batch", "tokens", c.Options.Dim);
+        graph.Output(exported.EmitOnnx(graph, new OnnxSequenceInput(input, mask, rotary), Prefix), "y", OnnxElementType.Float, "batch", "tokens", c.Options.Dim);
         using var session = new OnnxSession(graph.ToBytes());
 
         using var noGrad = no_grad();
@@ -87,7 +127,7 @@ public sealed class MoHAttentionOnnxTests
             var paddingRun = padding?[..(int)b, ..(int)n].contiguous();
             var expected = layer.forward(new AttentionInput(xRun, paddingRun, rotary)).Output;
             (string, Tensor)[] inputs = paddingRun is null ? [("x", xRun)] : [("x", xRun), ("key_padding", paddingRun)];
-            ParityAssert.Close($"{name}, B={b} N={n}", expected, session.Run(inputs)["y"], Tolerance.Reduction);
+            ParityAssert.Close($"{name}{(skipHeads ? ", skipping" : "")}, B={b} N={n}", expected, session.Run(inputs)["y"], Tolerance.Reduction);
         }
     }
 

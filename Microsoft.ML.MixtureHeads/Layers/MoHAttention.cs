@@ -36,7 +36,8 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
     /// In evaluation mode, compute only the (token, head) pairs whose gate is not 0 instead of every head followed by
     /// a mask. Gives the same output within fp32 rounding; a head a token did not select still supplies that token's
     /// key and value to the other tokens. Ignored in training mode (where the balance loss and dropout need the
-    /// official computation). Default false.
+    /// official computation). Default false. Also decides what <see cref="EmitOnnx"/> emits, so a deployed model
+    /// skips heads in ONNX Runtime as well.
     /// </summary>
     /// <remarks>It pays for long sequences with at most half the routed heads selected (docs/decisions.md, `attention` suite).</remarks>
     public bool SkipInactiveHeads { get; set; }
@@ -105,9 +106,13 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         return new MoHAttentionOutput(y, balanceLoss, gates);
     }
 
+    /// <summary>Whether <see cref="EmitOnnx"/> emits head skipping: asked for, and at most half the routed pairs are selected.</summary>
+    internal bool SkipsHeadsInOnnx => SkipInactiveHeads && HeadSkippingOnnx.Pays(Options);
+
     /// <summary>
-    /// Emits the evaluation-mode forward for inference: every head attends and is multiplied by its gate before
-    /// <c>proj</c> (head skipping is not emitted; it gives the same values), no dropout. Every parameter goes in as an
+    /// Emits the evaluation-mode forward for inference, no dropout: every head attends and is multiplied by its gate
+    /// before <c>proj</c>, or, with <see cref="SkipInactiveHeads"/> and at most half the routed heads selected per token,
+    /// each routed head attends only for the queries that selected it (the same values within fp32 rounding). Every parameter goes in as an
     /// initializer under its state-dict name below <paramref name="prefix"/>; batch and sequence length may be symbolic.
     /// </summary>
     /// <param name="graph">The graph being built.</param>
@@ -139,6 +144,8 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
             q = rotary.EmitOnnx(graph, q);
             k = rotary.EmitOnnx(graph, k);
         }
+
+        if (gates is not null && SkipsHeadsInOnnx) return HeadSkippingOnnx.Emit(graph, this, q, k, v, gates, keyPaddingMask, prefix);
 
         var o = graph.Transpose(graph.ScaledDotProductAttention(q, k, v, headDim, keyPaddingMask, Options.Causal), 0, 2, 1, 3);   // [B, N, H, D]
         if (gates is not null) o = graph.Mul(o, graph.Unsqueeze(gates, -1));

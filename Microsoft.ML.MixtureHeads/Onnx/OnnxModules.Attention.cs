@@ -13,11 +13,14 @@ public static partial class OnnxModules
     /// <param name="headDim">D; scores are scaled by 1 / √D, like SDPA's default.</param>
     /// <param name="keyPaddingMask">Optional bool [B, M]: true for real keys that may be attended to, false for padding.</param>
     /// <param name="causal">When true, query i sees keys j &lt;= i (top-left aligned, like SDPA's is_causal).</param>
+    /// <param name="queryPositions">Optional int64 [B, H, N]: each query's position among the keys, for the causal mask
+    /// of gathered queries (head skipping); default 0 .. N-1.</param>
     /// <returns>The attention output [B, H, N, Dv].</returns>
     /// <remarks>Masked scores become -inf before the softmax, as in SDPA; a query that may see no key at all gets
     /// zeros, as libtorch's SDPA gives (its softmax would give NaN there).</remarks>
     public static string ScaledDotProductAttention(
-        this OnnxGraphBuilder graph, string q, string k, string v, long headDim, string? keyPaddingMask = null, bool causal = false)
+        this OnnxGraphBuilder graph, string q, string k, string v, long headDim, string? keyPaddingMask = null, bool causal = false,
+        string? queryPositions = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(headDim);
         var scale = graph.Scalar((float)(1 / Math.Sqrt(headDim)));
@@ -25,10 +28,12 @@ public static partial class OnnxModules
         string? allowed = keyPaddingMask is null ? null : graph.Unsqueeze(keyPaddingMask, 1, 2); // [B, 1, 1, M]
         if (causal)
         {
-            var queryPositions = graph.Unsqueeze(Positions(graph, q), 1);                       // [N, 1]
+            var queries = queryPositions is null
+                ? graph.Unsqueeze(Positions(graph, q), 1)                                       // [N, 1]
+                : graph.Unsqueeze(queryPositions, -1);                                          // [B, H, N, 1]
             var keyPositions = graph.Unsqueeze(Positions(graph, k), 0);                         // [1, M]
-            var visible = graph.GreaterOrEqual(queryPositions, keyPositions);                   // [N, M]
-            allowed = allowed is null ? visible : graph.And(allowed, visible);                  // [B, 1, N, M]
+            var visible = graph.GreaterOrEqual(queries, keyPositions);                          // [N, M] or [B, H, N, M]
+            allowed = allowed is null ? visible : graph.And(allowed, visible);                  // [B, 1 or H, N, M]
         }
         if (allowed is null)
             return graph.MatMul(graph.Softmax(scores, axis: -1), v);                            // [B, H, N, Dv]

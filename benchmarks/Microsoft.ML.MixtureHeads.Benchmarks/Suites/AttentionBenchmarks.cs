@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML.MixtureHeads.Layers;
+using Microsoft.ML.MixtureHeads.Onnx;
+using Microsoft.ML.OnnxRuntime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,7 +10,8 @@ namespace Microsoft.ML.MixtureHeads.Benchmarks;
 /// <summary>
 /// Forward inference of one attention layer (C=512, H=8, D=64, 4096 tokens per call): dense MHA, MoH computed the
 /// official way (every head, then gates) and MoH with head skipping, next to the same dense MHA and masked MoH in
-/// PyTorch (benchmarks/reference/bench_attention.py), on this machine with the same thread count.
+/// PyTorch (benchmarks/reference/bench_attention.py), on this machine with the same thread count; then the same
+/// three as deployed, the layer's ONNX emission in ONNX Runtime.
 /// </summary>
 public sealed class AttentionBenchmarks : IBenchmarkSuite
 {
@@ -61,7 +64,54 @@ public sealed class AttentionBenchmarks : IBenchmarkSuite
         table.Notes.Add($"PyTorch baseline: torch {baseline.GetProperty("torch").GetString()} from Debian, no fused attention kernel " +
                         "(attention written out as in the official code); its BLAS differs from libtorch 2.10's, so compare within a column family.");
         table.Notes.Add("Target: skipping >= 1.5x faster than masked at T = 1024 with 50% of heads active.");
-        return [table];
+        return [table, Deployed(settings, shapes, warmup, iterations)];
+    }
+
+    /// <summary>The same layers through <see cref="MoHAttention.EmitOnnx"/> in ONNX Runtime: what a saved model runs.</summary>
+    private static BenchTable Deployed(BenchSettings settings, (long Tokens, long Batch)[] shapes, int warmup, int iterations)
+    {
+        var table = new BenchTable("MoH attention forward, deployed: the layer's ONNX graph in ONNX Runtime (ms per call, median)",
+            "T", "B", "active heads", "dense MHA", "MoH masked", "MoH skipping", "skip speedup", "max abs diff skip vs masked");
+        using var sessionOptions = new SessionOptions { IntraOpNumThreads = settings.Threads, InterOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var noGrad = no_grad();
+        manual_seed(0);
+        using var dense = new OnnxSession(Graph(new MoHAttention(new MoHAttentionOptions { Dim = Dim, Heads = Heads })), sessionOptions);
+        var layers = Splits.Select(split => new MoHAttention(new MoHAttentionOptions
+        {
+            Dim = Dim, Heads = Heads, SharedHeads = split.Shared, RoutedTopK = split.TopK, Routing = HeadRouting.Learned,
+        })).ToList();
+        var masked = layers.Select(layer => new OnnxSession(Graph(layer), sessionOptions)).ToList();
+        foreach (var layer in layers) layer.SkipInactiveHeads = true;
+        var skipping = layers.Select(layer => new OnnxSession(Graph(layer), sessionOptions)).ToList();
+        foreach (var (tokens, batch) in shapes)
+        {
+            using var scope = NewDisposeScope();
+            var x = randn(batch, tokens, Dim);
+            for (int i = 0; i < layers.Count; i++)
+            {
+                Action Call(OnnxSession session) => () => { using var step = NewDisposeScope(); session.Run(("x", x)); };
+                var timings = Stopwatches.InterleavedMedianMilliseconds([Call(dense), Call(masked[i]), Call(skipping[i])], warmup, iterations);
+                double difference = (skipping[i].Run(("x", x))["y"] - masked[i].Run(("x", x))["y"]).abs().max().item<float>();
+                var (shared, topK) = Splits[i];
+                table.Add(tokens, batch, $"{(shared + topK) * 100 / Heads}% (h_s={shared}, K={topK} of {Heads - shared})",
+                    timings[0].Wall, timings[1].Wall, timings[2].Wall, $"{timings[1].Wall / timings[2].Wall:F2}x",
+                    difference.ToString("g2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+        foreach (var session in masked.Concat(skipping)) session.Dispose();
+        table.Notes.Add($"ONNX Runtime {OrtEnv.Instance().GetVersionString()} CPU, {settings.Threads} intra-op thread(s), all graph optimisations; " +
+                        "medians of interleaved rounds, wall clock per session.Run (input copy included). Skipping = SkipInactiveHeads set before export: " +
+                        "routed heads attend only for their gathered query rows; the projections stay dense in the graph.");
+        return table;
+    }
+
+    private static byte[] Graph(MoHAttention layer)
+    {
+        layer.eval();
+        var graph = new OnnxGraphBuilder();
+        string x = graph.Input("x", OnnxElementType.Float, "batch", "tokens", Dim);
+        graph.Output(layer.EmitOnnx(graph, new OnnxSequenceInput(x), "attn"), "y", OnnxElementType.Float, "batch", "tokens", Dim);
+        return graph.ToBytes();
     }
 
     private static double Time(Action forward, int warmup, int iterations) =>
