@@ -12,12 +12,14 @@ public static partial class OnnxModules
     /// <param name="v">Values [B, H, M, Dv].</param>
     /// <param name="headDim">D; scores are scaled by 1 / √D, like SDPA's default.</param>
     /// <param name="keyPaddingMask">Optional bool [B, M]: true for real keys that may be attended to, false for padding.</param>
-    /// <param name="causal">When true, query i sees keys j &lt;= i (top-left aligned, like SDPA's is_causal).</param>
+    /// <param name="causal">When true, query i sees keys j &lt;= i + offset (top-left aligned, like SDPA's is_causal, when there is no offset).</param>
+    /// <param name="queryOffset">Optional int64 scalar value: the position of the first query among the keys (the past
+    /// length P of incremental decoding, where the keys are the P past ones followed by the N new ones); null for 0.</param>
     /// <returns>The attention output [B, H, N, Dv].</returns>
     /// <remarks>Masked scores become -inf before the softmax, as in SDPA; a query that may see no key at all gets
     /// zeros, as libtorch's SDPA gives (its softmax would give NaN there).</remarks>
     public static string ScaledDotProductAttention(
-        this OnnxGraphBuilder graph, string q, string k, string v, long headDim, string? keyPaddingMask = null, bool causal = false)
+        this OnnxGraphBuilder graph, string q, string k, string v, long headDim, string? keyPaddingMask = null, bool causal = false, string? queryOffset = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(headDim);
         var scale = graph.Scalar((float)(1 / Math.Sqrt(headDim)));
@@ -25,7 +27,9 @@ public static partial class OnnxModules
         string? allowed = keyPaddingMask is null ? null : graph.Unsqueeze(keyPaddingMask, 1, 2); // [B, 1, 1, M]
         if (causal)
         {
-            var queryPositions = graph.Unsqueeze(Positions(graph, q), 1);                       // [N, 1]
+            var queries = Positions(graph, q);                                                  // [N]
+            if (queryOffset is not null) queries = graph.Add(queries, queryOffset);             // P .. P + N - 1
+            var queryPositions = graph.Unsqueeze(queries, 1);                                   // [N, 1]
             var keyPositions = graph.Unsqueeze(Positions(graph, k), 0);                         // [1, M]
             var visible = graph.GreaterOrEqual(queryPositions, keyPositions);                   // [N, M]
             allowed = allowed is null ? visible : graph.And(allowed, visible);                  // [B, 1, N, M]
