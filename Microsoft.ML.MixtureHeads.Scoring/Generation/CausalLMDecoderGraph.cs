@@ -31,6 +31,12 @@ internal static class CausalLMDecoderGraph
     /// <summary>The <see cref="TokenizerKey"/> value of <see cref="Text.ByteTokenizer"/>.</summary>
     public const string ByteTokenizerName = "bytes";
 
+    /// <summary>The <see cref="TokenizerKey"/> value of <see cref="Text.CompactCl100kCodec"/>; its vocabulary is under <see cref="VocabularyKey"/>.</summary>
+    public const string CompactCl100kName = "cl100k-compact";
+
+    /// <summary>The compact vocabulary as <see cref="Text.CompactVocabulary.ToJson"/> writes it.</summary>
+    public const string VocabularyKey = "mixtureheads.lm.vocabulary";
+
     /// <summary>The zip entry a saved language model is stored under, when it is saved to a zip.</summary>
     public const string ZipEntryName = "causal_lm.onnx";
 }

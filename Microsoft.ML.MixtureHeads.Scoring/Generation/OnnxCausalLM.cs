@@ -47,9 +47,14 @@ public sealed class OnnxCausalLM : IDisposable
             VocabularySize = Read(CausalLMDecoderGraph.VocabularySizeKey);
             MaxLength = Read(CausalLMDecoderGraph.MaxLengthKey);
             if (metadata.TryGetValue(CausalLMDecoderGraph.TokenizerKey, out var tokenizer))
-                Codec = tokenizer == CausalLMDecoderGraph.ByteTokenizerName
-                    ? new ByteTokenizer()
-                    : throw new InvalidDataException($"The model's tokenizer '{tokenizer}' is not one this package knows.");
+                Codec = tokenizer switch
+                {
+                    CausalLMDecoderGraph.ByteTokenizerName => new ByteTokenizer(),
+                    CausalLMDecoderGraph.CompactCl100kName => new CompactCl100kCodec(CompactVocabulary.FromJson(
+                        metadata.TryGetValue(CausalLMDecoderGraph.VocabularyKey, out var json) ? json
+                            : throw new InvalidDataException($"The model's cl100k tokenizer has no vocabulary (metadata '{CausalLMDecoderGraph.VocabularyKey}')."))),
+                    _ => throw new InvalidDataException($"The model's tokenizer '{tokenizer}' is not one this package knows."),
+                };
             if (metadata.ContainsKey(CausalLMDecoderGraph.EndOfTextKey)) EndOfText = Read(CausalLMDecoderGraph.EndOfTextKey);
             _inputNames = [CausalLMDecoderGraph.InputIds, .. Enumerable.Range(0, Layers).SelectMany(i => new[] { CausalLMDecoderGraph.PastKey(i), CausalLMDecoderGraph.PastValue(i) })];
             _outputNames = [CausalLMDecoderGraph.Logits, .. Enumerable.Range(0, Layers).SelectMany(i => new[] { CausalLMDecoderGraph.PresentKey(i), CausalLMDecoderGraph.PresentValue(i) })];

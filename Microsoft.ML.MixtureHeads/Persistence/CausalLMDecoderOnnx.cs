@@ -18,9 +18,10 @@ public static class CausalLMDecoderOnnx
     /// <summary>The decoder graph of <paramref name="model"/> (exported in eval mode) as ONNX bytes.</summary>
     /// <param name="model">The language model.</param>
     /// <param name="codec">Its tokenizer, recorded so the generator can read and write text: a
-    /// <see cref="ByteTokenizer"/>, or null for a model driven by token ids only.</param>
+    /// <see cref="ByteTokenizer"/> or a <see cref="CompactCl100kCodec"/> (its vocabulary goes into the metadata), or null
+    /// for a model driven by token ids only.</param>
     /// <exception cref="NotSupportedException">The codec is not one the scoring package can rebuild.</exception>
-    /// <exception cref="ArgumentException">A byte tokenizer comes with a model whose vocabulary cannot hold its ids.</exception>
+    /// <exception cref="ArgumentException">The tokenizer's ids do not fit the model's vocabulary.</exception>
     public static byte[] Export(MoHCausalLM model, ITokenCodec? codec = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -56,8 +57,17 @@ public static class CausalLMDecoderOnnx
                 graph.SetMetadata(CausalLMDecoderGraph.TokenizerKey, CausalLMDecoderGraph.ByteTokenizerName);
                 Set(CausalLMDecoderGraph.EndOfTextKey, ByteTokenizer.EndOfText);
                 break;
+            case CompactCl100kCodec compact:
+                if (config.VocabularySize < compact.VocabularySize)
+                    throw new ArgumentException(
+                        $"The tokenizer's vocabulary has {compact.VocabularySize} ids; the model embeds only {config.VocabularySize}.", nameof(codec));
+                graph.SetMetadata(CausalLMDecoderGraph.TokenizerKey, CausalLMDecoderGraph.CompactCl100kName);
+                graph.SetMetadata(CausalLMDecoderGraph.VocabularyKey, compact.Vocabulary.ToJson());
+                Set(CausalLMDecoderGraph.EndOfTextKey, CompactCl100kCodec.EndOfText);
+                break;
             default:
-                throw new NotSupportedException($"The decoder graph can record a ByteTokenizer; {codec.GetType().Name} is not supported yet.");
+                throw new NotSupportedException(
+                    $"The decoder graph can record a ByteTokenizer or a CompactCl100kCodec; {codec.GetType().Name} is not one of them.");
         }
         return graph.ToBytes();
     }
