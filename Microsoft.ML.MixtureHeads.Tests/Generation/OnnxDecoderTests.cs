@@ -1,4 +1,5 @@
 using Microsoft.ML.MixtureHeads.Generation;
+using Microsoft.ML.MixtureHeads.Layers;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Onnx;
 using Microsoft.ML.MixtureHeads.Persistence;
@@ -137,7 +138,7 @@ public sealed class OnnxDecoderTests
     }
 
     [Fact]
-    public void Bad_prompts_options_and_files_give_typed_errors()
+    public void Bad_prompts_options_files_and_exports_give_typed_errors()
     {
         using var model = CausalLMCacheTests.Model(CausalLMCacheTests.ConfigOf("dense"), seed: 74);
         using var onnx = new OnnxCausalLM(CausalLMDecoderOnnx.Export(model));
@@ -152,5 +153,29 @@ public sealed class OnnxDecoderTests
         var graph = new OnnxGraphBuilder();
         graph.Output(model.EmitOnnx(graph, "tokens"), "logits", OnnxElementType.Float, "batch", "sequence", 50);
         Assert.Contains("mixtureheads.lm.layers", Assert.Throws<InvalidDataException>(() => new OnnxCausalLM(graph.ToBytes())).Message);
+
+        // Export misuse: a tokenizer whose ids do not fit, one the scoring package cannot rebuild, a chat client without a tokenizer.
+        Assert.Equal("codec", Assert.Throws<ArgumentException>(() => CausalLMDecoderOnnx.Export(model, new ByteTokenizer())).ParamName);
+        Assert.Throws<NotSupportedException>(() => CausalLMDecoderOnnx.Export(model, new UpperCase()));
+        Assert.Equal("model", Assert.Throws<ArgumentException>(() => new OnnxCausalLMChatClient(onnx)).ParamName);
+
+        // A layer's ONNX cache serves one layer, and takes no key-padding mask.
+        var attention = model.blocks[0].attn;
+        var g = new OnnxGraphBuilder();
+        string x = g.Input("x", OnnxElementType.Float, "batch", "tokens", 48);
+        var cache = new OnnxKeyValueCache(g.Input("k", OnnxElementType.Float, "batch", 4, "past", 12), g.Input("v", OnnxElementType.Float, "batch", 4, "past", 12));
+        attention.EmitOnnx(g, new OnnxSequenceInput(x, Cache: cache), "a");
+        Assert.NotNull(cache.PresentKeys);
+        Assert.Throws<InvalidOperationException>(() => attention.EmitOnnx(g, new OnnxSequenceInput(x, Cache: cache), "b"));
+        string mask = g.Input("mask", OnnxElementType.Bool, "batch", "tokens");
+        var fresh = new OnnxKeyValueCache(cache.PastKeys, cache.PastValues);
+        Assert.Equal("input", Assert.Throws<ArgumentException>(() => attention.EmitOnnx(g, new OnnxSequenceInput(x, mask, Cache: fresh), "c")).ParamName);
+    }
+
+    private sealed class UpperCase : ITokenCodec
+    {
+        public IReadOnlyList<long> Encode(string text) => text.Select(c => (long)(c - 'A')).ToList();
+
+        public string Decode(IEnumerable<long> ids) => string.Concat(ids.Select(id => (char)('A' + id)));
     }
 }
