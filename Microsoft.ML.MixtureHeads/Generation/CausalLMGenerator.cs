@@ -25,13 +25,7 @@ public sealed class CausalLMGenerator(MoHCausalLM model)
         ArgumentNullException.ThrowIfNull(prompt);
         options ??= new GenerationOptions();
         options.Validate();
-        var config = _model.Config;
-        if (prompt.Count == 0) throw new ArgumentException("The prompt must hold at least one token.", nameof(prompt));
-        if (prompt.Count > config.MaxLength)
-            throw new ArgumentException($"The prompt has {prompt.Count} tokens; the model reads at most MaxLength {config.MaxLength}.", nameof(prompt));
-        foreach (long id in prompt)
-            if (id < 0 || id >= config.VocabularySize)
-                throw new ArgumentException($"Prompt token ids must lie in [0, {config.VocabularySize}); found {id}.", nameof(prompt));
+        DecodingLoop.CheckPrompt(prompt, _model.Config.VocabularySize, _model.Config.MaxLength);
         return Stream(prompt, options);
     }
 
@@ -47,64 +41,16 @@ public sealed class CausalLMGenerator(MoHCausalLM model)
         ArgumentNullException.ThrowIfNull(codec);
         options ??= new GenerationOptions();
         var tokens = GenerateTokens(codec.Encode(prompt), options);
-        return StreamText(tokens, codec, options.StopSequences);
-    }
-
-    private static IEnumerable<string> StreamText(IEnumerable<long> tokens, ITokenCodec codec, IReadOnlyList<string> stops)
-    {
-        var generated = new List<long>();
-        int emitted = 0, holdBack = stops.Count == 0 ? 0 : stops.Max(s => s.Length) - 1;
-        foreach (long token in tokens)
-        {
-            generated.Add(token);
-            string text = codec.Decode(generated);
-            int stopAt = FirstStop(text, stops);
-            if (stopAt >= 0)
-            {
-                if (stopAt > emitted) yield return text[emitted..stopAt];
-                yield break;
-            }
-            int safe = text.Length - holdBack;
-            while (safe > emitted && text[safe - 1] == '\uFFFD') safe--;   // perhaps a character still missing its bytes
-            if (safe > emitted)
-            {
-                yield return text[emitted..safe];
-                emitted = safe;
-            }
-        }
-        string rest = codec.Decode(generated);
-        if (rest.Length > emitted) yield return rest[emitted..];
-    }
-
-    private static int FirstStop(string text, IReadOnlyList<string> stops)
-    {
-        int first = -1;
-        foreach (string stop in stops)
-        {
-            int at = text.IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0 && (first < 0 || at < first)) first = at;
-        }
-        return first;
+        return GeneratedText.Stream(tokens, codec, options.StopSequences);
     }
 
     private IEnumerable<long> Stream(IReadOnlyList<long> prompt, GenerationOptions options)
     {
-        var sequence = new List<long>(prompt);
-        var seen = new HashSet<long>(prompt);
-        var stops = new HashSet<long>(options.StopTokens);
-        var random = new Random(options.Seed);
         using var cache = options.UseCache ? _model.CreateCache() : null;
-        for (int made = 0; made < options.MaxNewTokens; made++)
-        {
-            // With a cache the model reads only what it has not seen; without, the whole sequence.
-            var logits = cache is null ? LastLogits(sequence, null) : LastLogits(sequence.Skip((int)cache.Length).ToList(), cache);
-            long next = TokenSampler.Next(logits, seen, options, random);
-            if (stops.Contains(next)) yield break;
-            yield return next;
-            sequence.Add(next);
-            seen.Add(next);
-            if (sequence.Count >= _model.Config.MaxLength) yield break;
-        }
+        // With a cache the model reads only what it has not seen; without, the whole sequence.
+        foreach (long token in DecodingLoop.Run(prompt, options, _model.Config.MaxLength,
+            sequence => cache is null ? LastLogits(sequence, null) : LastLogits(sequence.Skip((int)cache.Length).ToList(), cache)))
+            yield return token;
     }
 
     /// <summary>The logits [V] after the last of <paramref name="tokens"/>, appended to <paramref name="cache"/> when given.</summary>

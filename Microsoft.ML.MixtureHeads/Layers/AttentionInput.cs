@@ -17,4 +17,37 @@ public sealed record AttentionInput(Tensor X, Tensor? KeyPaddingMask = null, Rot
 /// <param name="KeyPaddingMask">Optional bool [B, N], true = real token.</param>
 /// <param name="Rotary">Optional rotary embedding applied to queries and keys.</param>
 /// <param name="Condition">Optional conditioning vector [B, C_cond] of a conditioned block (adaLN); attention ignores it.</param>
-public sealed record OnnxSequenceInput(string X, string? KeyPaddingMask = null, RotaryEmbedding? Rotary = null, string? Condition = null);
+/// <param name="Cache">Optional past keys and values of one attention layer (a decoder graph with a cache): the new tokens
+/// sit at positions P onwards, attend to the past keys too, and the layer names the present keys and values in it.</param>
+public sealed record OnnxSequenceInput(
+    string X, string? KeyPaddingMask = null, RotaryEmbedding? Rotary = null, string? Condition = null, OnnxKeyValueCache? Cache = null);
+
+/// <summary>
+/// One attention layer's key/value cache in an ONNX decoder graph, the twin of <see cref="KeyValueCache"/>: graph values
+/// of the past keys and values [B, H, P, D] (P may be 0) go in, and the layer that reads them sets the present keys and
+/// values [B, H, P + N, D] (after rotary), which the graph declares as outputs to feed back as the next step's past.
+/// </summary>
+/// <param name="pastKeys">The past keys value [B, H, P, D].</param>
+/// <param name="pastValues">The past values value [B, H, P, D].</param>
+public sealed class OnnxKeyValueCache(string pastKeys, string pastValues)
+{
+    /// <summary>The past keys [B, H, P, D].</summary>
+    public string PastKeys { get; } = pastKeys ?? throw new ArgumentNullException(nameof(pastKeys));
+
+    /// <summary>The past values [B, H, P, D].</summary>
+    public string PastValues { get; } = pastValues ?? throw new ArgumentNullException(nameof(pastValues));
+
+    /// <summary>The present keys [B, H, P + N, D], once the attention layer has been emitted (else null).</summary>
+    public string? PresentKeys { get; private set; }
+
+    /// <summary>The present values [B, H, P + N, D], once the attention layer has been emitted (else null).</summary>
+    public string? PresentValues { get; private set; }
+
+    /// <summary>Records the present keys and values (once).</summary>
+    /// <exception cref="InvalidOperationException">They were already set: a cache serves one layer.</exception>
+    internal void SetPresent(string keys, string values)
+    {
+        if (PresentKeys is not null) throw new InvalidOperationException("This ONNX key/value cache already serves another attention layer.");
+        (PresentKeys, PresentValues) = (keys, values);
+    }
+}

@@ -29,12 +29,14 @@ internal static class HeadSkippingOnnx
     /// <param name="graph">The graph being built.</param>
     /// <param name="layer">The layer (options and output projection).</param>
     /// <param name="q">Queries [B, H, N, D] (after rotary).</param>
-    /// <param name="k">Keys [B, H, N, D] (after rotary).</param>
-    /// <param name="v">Values [B, H, N, D].</param>
+    /// <param name="k">Keys [B, H, P + N, D] (after rotary; P past ones with a decoder cache, else P = 0).</param>
+    /// <param name="v">Values [B, H, P + N, D].</param>
     /// <param name="gates">Gates [B, N, H]; a routed head with gate 0 is not computed for that token.</param>
     /// <param name="keyPaddingMask">Optional bool [B, N], true for real tokens.</param>
+    /// <param name="queryOffset">Optional int64 scalar P, the position of the first new token (decoder cache).</param>
     /// <param name="prefix">The layer's state-dict path (for the output projection's initializers).</param>
-    public static string Emit(OnnxGraphBuilder graph, MoHAttention layer, string q, string k, string v, string gates, string? keyPaddingMask, string prefix)
+    public static string Emit(OnnxGraphBuilder graph, MoHAttention layer, string q, string k, string v, string gates, string? keyPaddingMask,
+        string? queryOffset, string prefix)
     {
         var options = layer.Options;
         int heads = options.Heads, shared = options.SharedHeads, headDim = options.ResolvedHeadDim;
@@ -45,7 +47,7 @@ internal static class HeadSkippingOnnx
         if (shared > 0)
         {
             var attended = graph.ScaledDotProductAttention(Heads(q, 0, shared), Heads(k, 0, shared), Heads(v, 0, shared),
-                headDim, keyPaddingMask, options.Causal);
+                headDim, keyPaddingMask, options.Causal, queryOffset);
             sharedOutput = graph.Mul(attended, graph.Unsqueeze(Heads(headGates, 0, shared), -1));
         }
 
@@ -58,7 +60,7 @@ internal static class HeadSkippingOnnx
 
         var routedQueries = graph.GatherElements(Heads(q, shared, heads), rowsAcrossWidth, axis: 2);   // [B, E, M, D]
         var attendedRows = graph.ScaledDotProductAttention(routedQueries, Heads(k, shared, heads), Heads(v, shared, heads),
-            headDim, keyPaddingMask, options.Causal, queryPositions: rows);                             // [B, E, M, D]
+            headDim, keyPaddingMask, options.Causal, queryOffset, queryPositions: rows);                             // [B, E, M, D]
         var gatedRows = graph.Mul(attendedRows, graph.Unsqueeze(graph.GatherElements(routedGates, rows, axis: 2), -1));
 
         if (layer.proj is ExportableLinear proj)

@@ -116,17 +116,21 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
     /// initializer under its state-dict name below <paramref name="prefix"/>; batch and sequence length may be symbolic.
     /// </summary>
     /// <param name="graph">The graph being built.</param>
-    /// <param name="input">Tokens [B, N, C] (float), the optional bool key-padding mask [B, N] (true = real token) and
-    /// the optional rotary embedding applied to queries and keys after routing has read the queries.</param>
+    /// <param name="input">Tokens [B, N, C] (float), the optional bool key-padding mask [B, N] (true = real token),
+    /// the optional rotary embedding applied to queries and keys after routing has read the queries, and the optional
+    /// key/value cache (past keys and values; the new tokens sit at positions P onwards and the present keys and
+    /// values are recorded in it).</param>
     /// <param name="prefix">This layer's state-dict path, e.g. "blocks.0.attn" ("" for a root module).</param>
     /// <returns>The output value [B, N, C].</returns>
-    /// <exception cref="ArgumentException">The rotary embedding rotates another head width.</exception>
+    /// <exception cref="ArgumentException">The rotary embedding rotates another head width, or a cache comes with a key-padding mask.</exception>
     public string EmitOnnx(OnnxGraphBuilder graph, OnnxSequenceInput input, string prefix)
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(prefix);
-        var (x, keyPaddingMask, rotary, _) = input;
+        var (x, keyPaddingMask, rotary, _, cache) = input;
+        if (cache is not null && keyPaddingMask is not null)
+            throw new ArgumentException("An ONNX key/value cache takes no key-padding mask (the decoder graph reads unpadded sequences).", nameof(input));
         int heads = Options.Heads, headDim = Options.ResolvedHeadDim;
         if (rotary is not null && rotary.HeadDim != headDim)
             throw new ArgumentException($"The rotary embedding covers head dim {rotary.HeadDim}; this layer needs {headDim}.", nameof(rotary));
@@ -139,15 +143,23 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         string q = Part(0), k = Part(1), v = Part(2);                           // [B, H, N, D]
 
         var gates = EmitGates(graph, x, q, prefix);                             // [B, N, H], or null when every gate is 1
+        string? past = cache is null ? null : graph.Shape(cache.PastKeys, start: 2, end: 3);   // [1] = P
         if (rotary is not null)
         {
-            q = rotary.EmitOnnx(graph, q);
-            k = rotary.EmitOnnx(graph, k);
+            q = rotary.EmitOnnx(graph, q, past);                                // positions P .. P + N - 1
+            k = rotary.EmitOnnx(graph, k, past);
+        }
+        if (cache is not null)
+        {
+            k = graph.Concat(2, cache.PastKeys, k);                             // [B, H, P + N, D]
+            v = graph.Concat(2, cache.PastValues, v);
+            cache.SetPresent(k, v);
         }
 
-        if (gates is not null && SkipsHeadsInOnnx) return HeadSkippingOnnx.Emit(graph, this, q, k, v, gates, keyPaddingMask, prefix);
+        string? queryOffset = past is null ? null : graph.Squeeze(past, 0);     // scalar P
+        if (gates is not null && SkipsHeadsInOnnx) return HeadSkippingOnnx.Emit(graph, this, q, k, v, gates, keyPaddingMask, queryOffset, prefix);
 
-        var o = graph.Transpose(graph.ScaledDotProductAttention(q, k, v, headDim, keyPaddingMask, Options.Causal), 0, 2, 1, 3);   // [B, N, H, D]
+        var o = graph.Transpose(graph.ScaledDotProductAttention(q, k, v, headDim, keyPaddingMask, Options.Causal, queryOffset), 0, 2, 1, 3);   // [B, N, H, D]
         if (gates is not null) o = graph.Mul(o, graph.Unsqueeze(gates, -1));
         return proj.EmitOnnx(graph, graph.Reshape(o, 0, 0, -1), Name("proj"));                                 // [B, N, C]
     }

@@ -66,14 +66,23 @@ public sealed class RotaryEmbedding : nn.Module<Tensor, Tensor>, IOnnxExportable
     /// tables are stored once however many layers use them.
     /// </summary>
     /// <returns>The rotated value [..., N, D].</returns>
-    public string EmitOnnx(OnnxGraphBuilder graph, string x)
+    public string EmitOnnx(OnnxGraphBuilder graph, string x) => EmitOnnx(graph, x, null);
+
+    /// <summary>
+    /// Emits <see cref="forward(TorchSharp.torch.Tensor, long)"/>: rotates <paramref name="x"/> [..., N, D] by positions
+    /// offset .. offset + N - 1, where <paramref name="offset"/> is an int64 graph value of shape [1] (the past length of
+    /// incremental decoding), or null for 0.
+    /// </summary>
+    /// <returns>The rotated value [..., N, D].</returns>
+    public string EmitOnnx(OnnxGraphBuilder graph, string x, string? offset)
     {
         ArgumentNullException.ThrowIfNull(graph);
         var length = graph.Shape(x, start: -2, end: -1);                                            // [1] = N
+        string start = offset ?? graph.Vector(0), end = offset is null ? length : graph.Add(offset, length);
         string Table(Tensor table)
         {
             using var host = table.cpu();
-            return graph.Slice(graph.Constant(host.data<float>().ToArray(), MaxLength, HeadDim), graph.Vector(0), length, graph.Vector(0));   // [N, D]
+            return graph.Slice(graph.Constant(host.data<float>().ToArray(), MaxLength, HeadDim), start, end, graph.Vector(0));   // [N, D]
         }
         var halves = graph.Split(x, -1, HeadDim / 2, HeadDim / 2);
         var rotatedHalf = graph.Concat(-1, graph.Neg(halves[1]), halves[0]);                        // [..., N, D]

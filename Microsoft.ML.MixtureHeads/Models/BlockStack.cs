@@ -55,11 +55,13 @@ internal static class BlockStack
         return (x, balance, gates);
     }
 
-    /// <summary>Emits the blocks in order under the state-dict paths <c>blocks.{i}</c>.</summary>
-    public static string EmitOnnx(ModuleList<TransformerBlock> blocks, OnnxGraphBuilder graph, OnnxSequenceInput input)
+    /// <summary>Emits the blocks in order under the state-dict paths <c>blocks.{i}</c>, block i reading <paramref name="caches"/>[i] when given.</summary>
+    public static string EmitOnnx(ModuleList<TransformerBlock> blocks, OnnxGraphBuilder graph, OnnxSequenceInput input, IReadOnlyList<OnnxKeyValueCache>? caches = null)
     {
+        if (caches is not null && caches.Count != blocks.Count)
+            throw new ArgumentException($"{caches.Count} caches for {blocks.Count} blocks.", nameof(caches));
         string x = input.X;
-        for (int i = 0; i < blocks.Count; i++) x = blocks[i].EmitOnnx(graph, input with { X = x }, $"blocks.{i}");
+        for (int i = 0; i < blocks.Count; i++) x = blocks[i].EmitOnnx(graph, input with { X = x, Cache = caches?[i] }, $"blocks.{i}");
         return x;
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Generation;
 using Microsoft.ML.MixtureHeads.Layers;
 using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
@@ -105,6 +106,38 @@ public sealed class MoHCausalLM : MixtureHeadsNetwork<Tensor, CausalLMConfig>
         string ids = graph.Input(SingleInput(inputNames, nameof(MoHCausalLM)), OnnxElementType.Int64, "batch", "sequence");
         string x = tok_embeddings.EmitOnnx(graph, ids, "tok_embeddings");                       // [B, T, D]
         x = BlockStack.EmitOnnx(blocks, graph, new OnnxSequenceInput(x, Rotary: rotary));
+        return EmitLogits(graph, x);
+    }
+
+    /// <summary>
+    /// Emits the decoder with a key/value cache, the twin of <see cref="forward(Tensor, CausalLMCache)"/>: inputs
+    /// <c>input_ids</c> [batch, sequence] (int64) and per block i <c>past_key_i</c> / <c>past_value_i</c>
+    /// [batch, H, past_sequence, D] (past_sequence may be 0); outputs <c>logits</c> [batch, sequence, V] and
+    /// <c>present_key_i</c> / <c>present_value_i</c> [batch, H, past_sequence + sequence, D], which feed the next step's
+    /// past. The new tokens sit at positions P onwards (rotary and causal mask); routing and experts as in eval mode.
+    /// </summary>
+    /// <param name="graph">An empty graph; the caller adds metadata and serialises it.</param>
+    public void EmitDecoderOnnx(OnnxGraphBuilder graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        int heads = Config.Heads, headDim = Config.AttentionOptions.ResolvedHeadDim;
+        string ids = graph.Input(CausalLMDecoderGraph.InputIds, OnnxElementType.Int64, "batch", "sequence");
+        var caches = Enumerable.Range(0, blocks.Count).Select(i => new OnnxKeyValueCache(
+            graph.Input(CausalLMDecoderGraph.PastKey(i), OnnxElementType.Float, "batch", heads, "past_sequence", headDim),
+            graph.Input(CausalLMDecoderGraph.PastValue(i), OnnxElementType.Float, "batch", heads, "past_sequence", headDim))).ToArray();
+        string x = tok_embeddings.EmitOnnx(graph, ids, "tok_embeddings");                       // [B, T, D]
+        x = BlockStack.EmitOnnx(blocks, graph, new OnnxSequenceInput(x, Rotary: rotary), caches);
+        graph.Output(EmitLogits(graph, x), CausalLMDecoderGraph.Logits, OnnxElementType.Float, "batch", "sequence", Config.VocabularySize);
+        for (int i = 0; i < caches.Length; i++)
+        {
+            graph.Output(caches[i].PresentKeys!, CausalLMDecoderGraph.PresentKey(i), OnnxElementType.Float, "batch", heads, "total_sequence", headDim);
+            graph.Output(caches[i].PresentValues!, CausalLMDecoderGraph.PresentValue(i), OnnxElementType.Float, "batch", heads, "total_sequence", headDim);
+        }
+    }
+
+    /// <summary>Final norm and output projection of the hidden states [B, T, D]: logits [B, T, V].</summary>
+    private string EmitLogits(OnnxGraphBuilder graph, string x)
+    {
         x = norm.EmitOnnx(graph, x, "norm");
         if (lm_head is not null) return lm_head.EmitOnnx(graph, x, "lm_head");
         var table = graph.Initializer("tok_embeddings.weight", tok_embeddings.weight);            // [V, D], shared with the Gather

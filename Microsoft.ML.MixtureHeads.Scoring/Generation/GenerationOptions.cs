@@ -1,7 +1,8 @@
 namespace Microsoft.ML.MixtureHeads.Generation;
 
 /// <summary>
-/// How a <see cref="CausalLMGenerator"/> picks each new token. Order of the sampling steps: repetition penalty on the
+/// How a language-model generator (<c>CausalLMGenerator</c> on TorchSharp, <see cref="OnnxCausalLM"/> on ONNX Runtime) picks
+/// each new token; both share one sampler, so the same model, prompt and options give the same tokens on either. Order of the sampling steps: repetition penalty on the
 /// logits, then greedy (temperature 0) or temperature, top-k, top-p, and a draw from a generator seeded with
 /// <see cref="Seed"/>, so the same options and prompt give the same tokens.
 /// </summary>
