@@ -67,6 +67,22 @@ public sealed class OnnxDecoderTests
         AssertStepsMatch(model, randint(0, config.VocabularySize, [1, 9], dtype: ScalarType.Int64), promptLength: 6, name);
     }
 
+    /// <summary>With at most half the routed heads selected, the decoder graph skips heads (gathered query rows at
+    /// positions P onwards) and still gives TorchSharp's logits through the present -> past loop.</summary>
+    [Fact]
+    public void A_decoder_graph_with_head_skipping_matches_TorchSharp_token_by_token()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(7);
+        var config = ModelRegistry.Get<CausalLMConfig>("moh_lm_tiny_75") with { Heads = 8, SharedHeads = 2, RoutedTopK = 2 };
+        using var model = (MoHCausalLM)ModelRegistry.Create(config);
+        model.eval();
+        var attention = model.modules().OfType<MoHAttention>().ToList();
+        foreach (var layer in attention) layer.SkipInactiveHeads = true;
+        Assert.All(attention, layer => Assert.True(layer.SkipsHeadsInOnnx));
+        AssertStepsMatch(model, randint(0, config.VocabularySize, [2, 10], dtype: ScalarType.Int64), promptLength: 6, "head skipping");
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void Onnx_Runtime_generation_equals_TorchSharp_token_for_token(string name)
