@@ -1,5 +1,5 @@
 """Checks this module against the independent functional reference of the LM (the test suite's
-reference/lm_cases.py): for each config, the same weights and tokens must give the same logits and auxiliary loss.
+reference/lm_cases.py): for each config, the same weights and tokens must give the same logits, auxiliary loss and parameter gradients.
 
     python3 -m mixtureheads_lm.reference_check <folder holding lm_cases.py>
 Prints one line per case and exits non-zero on any mismatch.
@@ -9,7 +9,7 @@ import sys
 import torch
 
 from .config import LMConfig, MoEConfig
-from .model import MoHCausalLM
+from .model import BALANCE_WEIGHT, MoHCausalLM
 
 
 def _settings(c: LMConfig):
@@ -64,14 +64,30 @@ def main(reference_folder):
                     p.normal_(0, 0.1)
             model.tok_embeddings.weight.normal_(0, 1)
         tokens = torch.randint(0, config.VocabularySize, (2, 7))
+        upstream = torch.randn(2, 7, config.VocabularySize)
         logits, aux = model(tokens)
-        params = {k: v.detach() for k, v in model.named_parameters()}
+        params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
         ref_logits, ref_aux = causal_lm_forward(_settings(config), params, tokens)
         err = (logits - ref_logits).abs().max().item() / max(ref_logits.abs().max().item(), 1e-6)
         aux_err = 0.0 if aux is None and ref_aux is None else abs(aux.item() - ref_aux.item())
-        ok = err < 1e-5 and aux_err < 1e-5
+        # Every gradient of sum(logits * upstream) + 0.01 * aux.
+        objective = (logits * upstream).sum() + (0 if aux is None else BALANCE_WEIGHT * aux)
+        ref_objective = (ref_logits * upstream).sum() + (0 if ref_aux is None else BALANCE_WEIGHT * ref_aux)
+        objective.backward()
+        ref_objective.backward()
+        # Per tensor, the largest |ours - reference| relative to the tensor's largest magnitude (at least 1): fp32
+        # sums over many terms leave errors in proportion to the tensor's scale, and a gradient that is zero up to
+        # rounding (the router of top-1 routing, whose renormalised gate is exactly 1) is compared in absolute terms.
+        grad_err = 0.0
+        for pname, p in model.named_parameters():
+            g, r = p.grad, params[pname].grad
+            g = torch.zeros_like(p) if g is None else g
+            r = torch.zeros_like(p) if r is None else r
+            grad_err = max(grad_err, ((g - r).abs().max() / r.abs().max().clamp(min=1.0)).item())
+        ok = err < 1e-5 and aux_err < 1e-5 and grad_err < 2e-5
         failures += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: logits max rel err {err:.2e}, aux err {aux_err:.2e}")
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: logits max rel err {err:.2e}, aux err {aux_err:.2e}, "
+              f"worst gradient error {grad_err:.2e} of its tensor's scale")
     return 1 if failures else 0
 
 
