@@ -25,6 +25,7 @@ def _write_text_atomically(path, text):
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(temporary, safetensors_io._default_mode())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

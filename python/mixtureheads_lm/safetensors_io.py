@@ -35,6 +35,13 @@ def _le_bytes(tensor):
     return data
 
 
+def _default_mode():
+    """The permissions a plain open() would give a new file (mkstemp's are 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def save_file(tensors, path, metadata=None):
     """Writes {name: tensor} to `path` atomically (a temporary file in the same folder, fsync, then rename)."""
     header, blobs, offset = {}, [], 0
@@ -62,6 +69,7 @@ def save_file(tensors, path, metadata=None):
                 f.write(blob)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(temporary, _default_mode())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
