@@ -45,6 +45,14 @@ public static class PythonLM
         return stdout.Result + stderr.Result;
     }
 
+    /// <summary>Runs a list of interop jobs (see python/mixtureheads_lm/interop.py) in one Python process.</summary>
+    public static void RunBatch(IReadOnlyList<Dictionary<string, object>> jobs, string workFolder)
+    {
+        string path = Path.Combine(workFolder, $"jobs-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(jobs));
+        Run("interop", ["batch", path]);
+    }
+
     /// <summary>The PyTorch module's eval-mode logits [B, T, V] for <paramref name="tokens"/> with the checkpoint in <paramref name="folder"/>.</summary>
     public static Tensor Logits(string folder, Tensor tokens)
     {

@@ -2,6 +2,7 @@ using Microsoft.ML.MixtureHeads.Layers;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Persistence;
 using Microsoft.ML.MixtureHeads.Tests.Parity;
+using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.MixtureHeads.Tests.Persistence;
@@ -10,7 +11,8 @@ namespace Microsoft.ML.MixtureHeads.Tests.Persistence;
 /// Checkpoint folders (model.safetensors + config.json) exchanged with the PyTorch module python/mixtureheads_lm: a
 /// model saved by .NET loads in PyTorch and gives the same logits, and a model initialised and saved by PyTorch loads in
 /// .NET and gives the same logits, for dense attention, learned MoH with MH-MoE, parameter-free routing, BitNet and
-/// tied or untied embeddings. Weights are drawn at a scale where routing decisions have wide margins.
+/// tied or untied embeddings, and PyTorch's own initialisation. Weights are otherwise drawn at a scale where routing
+/// decisions have wide margins. Each direction runs one Python process for all its cases.
 /// </summary>
 public sealed class CausalLMCheckpointInteropTests
 {
@@ -36,59 +38,107 @@ public sealed class CausalLMCheckpointInteropTests
 
     public static TheoryData<string> Names() => new(Cases.Keys);
 
+    private const string PyTorchInitialisation = "PyTorch's own initialisation, MH-MoE";
+
+    /// <summary>Per case, (PyTorch's logits, .NET's logits) for a model .NET initialised and saved; one Python process for all cases.</summary>
+    private static readonly Lazy<Dictionary<string, (Tensor Expected, Tensor Actual)>> SavedByDotnet = new(() =>
+    {
+        using var work = new TemporaryFolder();
+        var names = Cases.Keys.ToList();
+        var jobs = new List<Dictionary<string, object>>();
+        var actual = new List<Tensor>();
+        for (int i = 0; i < names.Count; i++)
+        {
+            string folder = Path.Combine(work.Path, $"case{i}");
+            manual_seed(7 + i);
+            using var model = new MoHCausalLM(Cases[names[i]]);
+            Spread(model);
+            CausalLMCheckpoint.Save(model, folder);
+            var tokens = randint(0, Vocabulary, [2, 9], dtype: ScalarType.Int64);
+            model.eval();
+            using (no_grad()) actual.Add(model.forward(tokens).Output.detach());
+            jobs.Add(LogitsJob(folder, tokens, Path.Combine(work.Path, $"logits{i}.safetensors")));
+        }
+        PythonLM.RunBatch(jobs, work.Path);
+        return names.Select((name, i) => (name, i)).ToDictionary(c => c.name,
+            c => (Safetensors.LoadStateDict(Path.Combine(work.Path, $"logits{c.i}.safetensors"))["logits"], actual[c.i]));
+    });
+
+    /// <summary>Per case, (PyTorch's logits, .NET's logits, the config .NET read) for a model PyTorch initialised and saved; one Python process for all.</summary>
+    private static readonly Lazy<Dictionary<string, (Tensor Expected, Tensor Actual, CausalLMConfig Config)>> SavedByPyTorch = new(() =>
+    {
+        using var work = new TemporaryFolder();
+        var names = Cases.Keys.Append(PyTorchInitialisation).ToList();
+        var jobs = new List<Dictionary<string, object>>();
+        var tokens = new List<Tensor>();
+        for (int i = 0; i < names.Count; i++)
+        {
+            string request = Path.Combine(work.Path, $"request{i}.json"), folder = Path.Combine(work.Path, $"case{i}");
+            File.WriteAllText(request, CausalLMConfigJson.Write(ConfigOf(names[i])));
+            jobs.Add(new() { ["op"] = "init", ["config"] = request, ["seed"] = 11 + i, ["folder"] = folder, ["spread"] = names[i] != PyTorchInitialisation });
+            manual_seed(20 + i);
+            tokens.Add(randint(0, Vocabulary, [2, 9], dtype: ScalarType.Int64));
+            jobs.Add(LogitsJob(folder, tokens[i], Path.Combine(work.Path, $"logits{i}.safetensors")));
+        }
+        PythonLM.RunBatch(jobs, work.Path);
+        var results = new Dictionary<string, (Tensor, Tensor, CausalLMConfig)>();
+        for (int i = 0; i < names.Count; i++)
+        {
+            using var model = CausalLMCheckpoint.Load(Path.Combine(work.Path, $"case{i}"));
+            model.eval();
+            Tensor actual;
+            using (no_grad()) actual = model.forward(tokens[i]).Output.detach();
+            results[names[i]] = (Safetensors.LoadStateDict(Path.Combine(work.Path, $"logits{i}.safetensors"))["logits"], actual, model.Config);
+        }
+        return results;
+    });
+
+    private static CausalLMConfig ConfigOf(string name) =>
+        name == PyTorchInitialisation ? Cases["MoH learned 1+2 of 4, MH-MoE h=2 every 2nd block, tied"] : Cases[name];
+
+    private static Dictionary<string, object> LogitsJob(string folder, Tensor tokens, string output)
+    {
+        string tokensPath = output.Replace("logits", "tokens", StringComparison.Ordinal);
+        using (var stream = File.Create(tokensPath))
+            Safetensors.SaveStateDict(stream, new Dictionary<string, Tensor> { ["tokens"] = tokens.contiguous() }, leaveOpen: true);
+        return new() { ["op"] = "logits", ["folder"] = folder, ["tokens"] = tokensPath, ["out"] = output };
+    }
+
     [Theory]
     [MemberData(nameof(Names))]
     public void A_model_saved_by_dotnet_gives_the_same_logits_in_PyTorch(string name)
     {
-        using var scope = NewDisposeScope();
-        using var folder = new TemporaryFolder();
-        manual_seed(7);
-        using var model = new MoHCausalLM(Cases[name]);
-        Spread(model);
-        CausalLMCheckpoint.Save(model, folder.Path);
-        var tokens = randint(0, Vocabulary, [2, 9], dtype: ScalarType.Int64);
-
-        var expected = PythonLM.Logits(folder.Path, tokens);
-        model.eval();
-        using (no_grad())
-            ParityAssert.Close($"{name}: logits", expected, model.forward(tokens).Output, Tolerance.Reduction);
+        var (expected, actual) = SavedByDotnet.Value[name];
+        ParityAssert.Close($"{name}: logits", expected, actual, Tolerance.Reduction);
     }
 
+    public static TheoryData<string> PyTorchNames() => new(Cases.Keys.Append(PyTorchInitialisation));
+
     [Theory]
-    [MemberData(nameof(Names))]
+    [MemberData(nameof(PyTorchNames))]
     public void A_model_initialised_and_saved_by_PyTorch_gives_the_same_logits_in_dotnet(string name)
     {
-        using var scope = NewDisposeScope();
-        using var folder = new TemporaryFolder();
-        string request = Path.Combine(folder.Path, "request.json");
-        File.WriteAllText(request, CausalLMConfigJson.Write(Cases[name]));
-        string checkpoint = Path.Combine(folder.Path, "checkpoint");
-        PythonLM.Run("interop", ["init", request, "11", checkpoint, "--spread"]);
-
-        using var model = CausalLMCheckpoint.Load(checkpoint);
-        Assert.Equal(Cases[name], model.Config);
-        var tokens = randint(0, Vocabulary, [2, 9], dtype: ScalarType.Int64);
-        var expected = PythonLM.Logits(checkpoint, tokens);
-        model.eval();
-        using (no_grad())
-            ParityAssert.Close($"{name}: logits", expected, model.forward(tokens).Output, Tolerance.Reduction);
+        var (expected, actual, config) = SavedByPyTorch.Value[name];
+        Assert.Equal(ConfigOf(name), config);
+        ParityAssert.Close($"{name}: logits", expected, actual, Tolerance.Reduction);
     }
 
     [Fact]
-    public void A_model_with_PyTorchs_own_initialisation_loads_in_dotnet_with_equal_logits()
+    public void PyTorch_rejects_weights_that_do_not_fit_the_config_naming_the_parameter()
     {
         using var scope = NewDisposeScope();
         using var folder = new TemporaryFolder();
-        var config = Cases["MoH learned 1+2 of 4, MH-MoE h=2 every 2nd block, tied"];
-        string request = Path.Combine(folder.Path, "request.json");
-        File.WriteAllText(request, CausalLMConfigJson.Write(config));
-        PythonLM.Run("interop", ["init", request, "3", folder.Path]);
-        using var model = CausalLMCheckpoint.Load(folder.Path);
-        var tokens = randint(0, Vocabulary, [3, 16], dtype: ScalarType.Int64);
-        var expected = PythonLM.Logits(folder.Path, tokens);
-        model.eval();
-        using (no_grad())
-            ParityAssert.Close("PyTorch init: logits", expected, model.forward(tokens).Output, Tolerance.Reduction);
+        using var model = new MoHCausalLM(Cases["MoH learned 1+2 of 4, MH-MoE h=2 every 2nd block, tied"]);
+        CausalLMCheckpoint.Save(model, folder.Path);
+        string weights = Path.Combine(folder.Path, CausalLMCheckpoint.WeightsFileName);
+        var tensors = Safetensors.LoadStateDict(weights);
+        tensors["blocks.1.moe.wg.weight"] = zeros(5, Dim / 2);
+        using (var stream = File.Create(weights)) Safetensors.SaveStateDict(stream, tensors, leaveOpen: true);
+
+        var error = Assert.Throws<InvalidOperationException>(() => PythonLM.Logits(folder.Path, zeros([1, 4], dtype: ScalarType.Int64)));
+        Assert.Contains("CheckpointError", error.Message);
+        string needed = string.Join(", ", model.blocks[1].moe!.wg.weight.shape);
+        Assert.True(error.Message.Contains($"parameter 'blocks.1.moe.wg.weight' has shape [5, 24]; the config needs [{needed}]", StringComparison.Ordinal), error.Message);
     }
 
     /// <summary>Redraws every weight at a scale where routing and every path matter (as the parity tests do).</summary>

@@ -6,7 +6,11 @@
         builds a freshly initialised model from a config.json (the checkpoint format), seeded, and saves it; with
         --spread the weights are redrawn at a scale where routing decisions have wide margins (N(0, 1/fan_in)
         projections, N(1, 0.1) norms, N(0, 0.1) biases, N(0, 1) embeddings).
+    python3 -m mixtureheads_lm.interop batch <jobs.json>
+        runs a JSON list of jobs in one process, in order: {"op": "logits", "folder", "tokens", "out"} or
+        {"op": "init", "config", "seed", "folder", "spread"}; the first failure stops it, naming the job.
 """
+import json
 import sys
 
 import torch
@@ -45,9 +49,26 @@ def init(config_path, seed, folder, spread=False):
     save_checkpoint(model, folder)
 
 
+def batch(jobs_path):
+    with open(jobs_path, encoding="utf-8") as f:
+        jobs = json.load(f)
+    for i, job in enumerate(jobs):
+        try:
+            if job["op"] == "logits":
+                logits(job["folder"], job["tokens"], job["out"])
+            elif job["op"] == "init":
+                init(job["config"], job["seed"], job["folder"], spread=bool(job.get("spread", False)))
+            else:
+                raise ValueError(f"unknown op {job['op']!r}")
+        except Exception as e:
+            raise RuntimeError(f"{jobs_path}: job {i} ({job.get('op')}, {job.get('folder')}) failed: {e}") from e
+
+
 def main(argv):
     torch.set_num_threads(1)
-    if len(argv) == 4 and argv[0] == "logits":
+    if len(argv) == 2 and argv[0] == "batch":
+        batch(argv[1])
+    elif len(argv) == 4 and argv[0] == "logits":
         logits(*argv[1:])
     elif len(argv) in (4, 5) and argv[0] == "init" and argv[4:] in ([], ["--spread"]):
         init(argv[1], argv[2], argv[3], spread=len(argv) == 5)
