@@ -6,7 +6,7 @@ import tempfile
 import torch
 
 from . import safetensors_io
-from .config import ConfigError, read_config_json, save_config_json
+from .config import ConfigError, config_json, read_config_json
 from .model import MoHCausalLM
 
 WEIGHTS = "model.safetensors"
@@ -39,7 +39,7 @@ def save_checkpoint(model, folder):
     os.makedirs(folder, exist_ok=True)
     state = {name: t.detach().to("cpu", torch.float32) for name, t in model.state_dict().items()}
     safetensors_io.save_file(state, os.path.join(folder, WEIGHTS), metadata={"format": "pt"})
-    _write_text_atomically(os.path.join(folder, CONFIG), save_config_json(model.config, None))
+    _write_text_atomically(os.path.join(folder, CONFIG), config_json(model.config))
 
 
 def load_checkpoint(folder, map_location="cpu"):

@@ -5,7 +5,7 @@ config.json in a checkpoint folder:
 where "config" holds CausalLMConfig's properties under their .NET names (Dim, Depth, Heads, Routing, ...), enums by
 name, and "MoE" (or null) MultiHeadMoEOptions' properties. Unknown keys are errors, so a typo never goes unnoticed.
 """
-from dataclasses import dataclass, field, fields, asdict
+from dataclasses import dataclass, fields, asdict
 from typing import Optional
 import json
 
@@ -121,8 +121,7 @@ class LMConfig:
 
     # --- JSON -----------------------------------------------------------------------------------------------------
     def to_dict(self):
-        d = asdict(self)
-        return d
+        return asdict(self)
 
     @staticmethod
     def from_dict(d, where="config"):
@@ -161,8 +160,8 @@ def _check_types(config, where):
             raise ConfigError(f"{where}: {key} must be {kind}, got {value!r}")
 
 
-def save_config_json(config, path):
-    """The checkpoint's config.json text (written by checkpoint.save)."""
+def config_json(config):
+    """The checkpoint's config.json text for `config` (written by checkpoint.save_checkpoint)."""
     return json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, "kind": KIND, "config": config.to_dict()},
                       indent=2)
 

@@ -293,11 +293,16 @@ class MoHCausalLM(nn.Module):
         return logits, aux
 
     def loss(self, tokens):
-        """Next-token cross-entropy over tokens [B, T] (predicting t+1 from <= t) plus the weighted balance loss:
-        (total, cross-entropy)."""
-        logits, aux = self(tokens[:, :-1])
-        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tokens[:, 1:].reshape(-1))
-        return (ce if aux is None else ce + BALANCE_WEIGHT * aux), ce
+        """Next-token cross-entropy over windows tokens [B, T + 1] plus the weighted balance loss: (total, cross-entropy)."""
+        return next_token_loss(self, tokens)
 
     def num_parameters(self):
         return sum(p.numel() for p in self.parameters())
+
+
+def next_token_loss(model, tokens):
+    """(cross-entropy + BALANCE_WEIGHT x aux, cross-entropy) of `model` (a MoHCausalLM or a wrapper of one, such as
+    DistributedDataParallel, whose forward must be the one called) predicting tokens[:, 1:] from tokens[:, :-1]."""
+    logits, aux = model(tokens[:, :-1])                                                     # [B, T, V]
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tokens[:, 1:].reshape(-1))
+    return (ce if aux is None else ce + BALANCE_WEIGHT * aux), ce

@@ -25,7 +25,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from . import data, safetensors_io
 from .checkpoint import save_checkpoint
-from .config import LMConfig, MoEConfig, read_config_json
+from .config import LMConfig, read_config_json
+from .model import MoHCausalLM, next_token_loss
 
 # The registered .NET sizes moh_lm_tiny_75 / moh_lm_small_75 (CausalLMFamily) and their MH-MoE variants.
 PRESETS = {
@@ -137,7 +138,6 @@ def train(rank, world, device, args, config):
     validation_windows = data.windows(validation_stream, args.seq_len) if args.validation_fraction > 0 else None
 
     torch.manual_seed(args.seed)                              # the same initial weights on every rank
-    from .model import MoHCausalLM
     raw = MoHCausalLM(config).to(device)
     if args.save_rank_weights and rank == 0:
         os.makedirs(args.out, exist_ok=True)
@@ -164,7 +164,7 @@ def train(rank, world, device, args, config):
         batch = train_windows[chosen].to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
-        loss, ce = _ddp_loss(model, batch)
+        loss, ce = next_token_loss(model, batch)            # through the DDP wrapper, so its gradient hooks fire
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if args.clip > 0:
@@ -202,17 +202,15 @@ def train(rank, world, device, args, config):
         print(f"done: {args.steps} steps in {elapsed:.1f} s, {summary['tokens_per_s']:.0f} tokens/s{ppl}; wrote {args.out}", flush=True)
 
 
-def _ddp_loss(model, batch):
-    """Cross-entropy + weighted balance loss through the DDP wrapper (so its gradient hooks fire)."""
-    from .model import BALANCE_WEIGHT
-    import torch.nn.functional as F
-    logits, aux = model(batch[:, :-1])
-    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch[:, 1:].reshape(-1))
-    return (ce if aux is None else ce + BALANCE_WEIGHT * aux), ce
-
-
 def main(argv=None):
     args = parse_args(argv)
+    for name in ("nproc", "nnodes", "threads", "seq_len", "batch_size", "steps"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if not 0 <= args.node_rank < args.nnodes:
+        raise SystemExit(f"--node-rank must lie in [0, --nnodes={args.nnodes}), got {args.node_rank}")
+    if not 0 <= args.validation_fraction < 1:
+        raise SystemExit(f"--validation-fraction must lie in [0, 1), got {args.validation_fraction}")
     config = build_config(args)
     if args.nnodes > 1 and not args.master:
         raise SystemExit("--master host:port is required with --nnodes > 1")
