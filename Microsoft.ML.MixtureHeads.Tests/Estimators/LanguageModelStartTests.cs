@@ -4,6 +4,7 @@ using Microsoft.ML.MixtureHeads.Estimators;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Persistence;
 using Microsoft.ML.MixtureHeads.Scoring;
+using Microsoft.ML.MixtureHeads.Tests.Infrastructure;
 using Microsoft.ML.MixtureHeads.Tests.Models;
 using Microsoft.ML.MixtureHeads.Tests.Parity;
 using Microsoft.ML.MixtureHeads.Tests.Persistence;
@@ -13,7 +14,8 @@ namespace Microsoft.ML.MixtureHeads.Tests.Estimators;
 
 /// <summary>
 /// Pretrain, then classify: <see cref="MoHTextClassificationTrainer.Options.LanguageModelCheckpoint"/> starts the text
-/// classifier from a byte-level LM checkpoint folder (news vs romance snippets of the Brown corpus).
+/// classifier from a byte-level LM checkpoint folder (news vs romance snippets of the Brown corpus); the saved zip scores
+/// the same in an app that references only the scoring package.
 /// </summary>
 public sealed class LanguageModelStartTests
 {
@@ -71,6 +73,17 @@ public sealed class LanguageModelStartTests
         var actual = loaded.Transform(data).GetColumn<float[]>("Score").Take(40).ToList();
         for (int i = 0; i < expected.Count; i++)
             for (int c = 0; c < expected[i].Length; c++) Assert.Equal(expected[i][c], actual[i][c], 1e-5f);
+
+        // A deployed app that references only the scoring package (no TorchSharp) scores the same from the zip.
+        string textsFile = Path.Combine(folder.Path, "texts.json"), scoresFile = Path.Combine(folder.Path, "scores.bin");
+        File.WriteAllText(textsFile, System.Text.Json.JsonSerializer.Serialize(Snippets.Value.Take(40).Select(s => s.Text).ToArray()));
+        using (var child = ChildProject.DeployedScorer("lm-classifier-scoring", TextClassificationEndToEndTests.ScoringProgram))
+        {
+            child.Run(zip, textsFile, scoresFile);
+            var bytes = File.ReadAllBytes(scoresFile);
+            var childScores = Enumerable.Range(0, bytes.Length / 4).Select(i => BitConverter.ToSingle(bytes, 4 * i)).ToArray();
+            Assert.Equal(actual.SelectMany(e => e).ToArray(), childScores);   // bit for bit with the zip loaded here
+        }
 
         // The exported graph computes what the TorchSharp network computes on the same byte ids.
         using var scope = NewDisposeScope();
