@@ -85,6 +85,17 @@ public sealed class LanguageModelStartTests
             Assert.Equal(actual.SelectMany(e => e).ToArray(), childScores);   // bit for bit with the zip loaded here
         }
 
+        // The zip continues training as an InitialModel: it restarts from the trained classifier, weight for weight.
+        var resumed = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.MoHTextClassification(new MoHTextClassificationTrainer.Options
+            {
+                InitialModel = MixtureHeadsCheckpoint.FromZip(zip), Epochs = 1, BatchSize = 16, LearningRate = 1e-12, WarmupEpochs = 0, Seed = 3, WeightDecay = 0, Device = "cpu",
+            })).Fit(data).LastTransformer;
+        Assert.IsType<LMTextClassifier>(resumed.Network);
+        var resumedState = resumed.Network.Module.state_dict();
+        foreach (var (name, value) in moved)
+            ParityAssert.Close($"resumed: {name}", value, resumedState[name], new Tolerance("1e-6", 0, 1e-6));
+
         // The exported graph computes what the TorchSharp network computes on the same byte ids.
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
