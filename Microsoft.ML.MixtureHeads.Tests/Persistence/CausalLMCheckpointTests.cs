@@ -55,6 +55,24 @@ public sealed class CausalLMCheckpointTests
     }
 
     [Fact]
+    public void Half_precision_weights_load_converted_to_float32()
+    {
+        using var scope = NewDisposeScope();
+        using var folder = new TemporaryFolder();
+        using var model = SavedModel(folder.Path);
+        RewriteWeights(folder.Path, tensors =>
+        {
+            foreach (string name in tensors.Keys.ToList()) tensors[name] = tensors[name].to(ScalarType.Float16);
+        });
+        using var loaded = CausalLMCheckpoint.Load(folder.Path);
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            Assert.Equal(ScalarType.Float32, loaded.get_parameter(name)!.dtype);
+            ParityAssert.Equal(name, parameter.to(ScalarType.Float16).to(ScalarType.Float32), loaded.get_parameter(name)!);
+        }
+    }
+
+    [Fact]
     public void A_missing_parameter_is_named()
     {
         using var scope = NewDisposeScope();
