@@ -3,7 +3,7 @@ using Microsoft.ML.MixtureHeads.Onnx;
 namespace Microsoft.ML.MixtureHeads.Layers;
 
 /// <summary>
-/// The ONNX twin of <see cref="HeadSkipping"/>'s attention stage: shared heads attend for every token; each routed
+/// The ONNX twin of <see cref="HeadSkipping"/>: shared heads attend for every token; each routed
 /// head attends only for the queries that selected it. Per (sequence, routed head) the selected queries are gathered
 /// into M rows (M = the longest such list in the batch, shorter lists padded with unselected tokens whose gate 0
 /// discards them), attended against the head's full keys and values, gated, and projected by the head's block of
@@ -40,7 +40,7 @@ internal static class HeadSkippingOnnx
     {
         var options = layer.Options;
         int heads = options.Heads, shared = options.SharedHeads, headDim = options.ResolvedHeadDim;
-        string Heads(string x, int from, int to) => graph.Slice(x, [from], [to], [1]);                    // [B, to - from, N, D]
+        string Heads(string x, int from, int to) => graph.Slice(x, [from], [to], [1]);                    // heads from..to of [B, H, ...]
         var headGates = graph.Transpose(gates, 0, 2, 1);                                                 // [B, H, N]
 
         string? sharedOutput = null;                                                                     // [B, h_s, N, D], gated
