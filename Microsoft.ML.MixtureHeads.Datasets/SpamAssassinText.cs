@@ -3,10 +3,11 @@ namespace Microsoft.ML.MixtureHeads.Datasets;
 /// <summary>
 /// The SpamAssassin mails as a second language-model corpus beside Brown: each mail's body text (<see cref="MailText"/>:
 /// MIME decoded, HTML reduced to text, whitespace collapsed, headers and attachments left out), one document per mail.
-/// Empty bodies and exact duplicates (the corpus repeats some mails) are dropped, and each body is cut to a maximum length,
-/// since a few mails carry pasted logs tens of thousands of characters long.
+/// Empty bodies, exact duplicates (the corpus repeats some mails) and bodies that begin with mail headers (the raw text of
+/// a mail MimeKit cannot parse, or a whole mail pasted into another) are dropped, and each body is cut to a maximum length, since a few mails carry pasted logs
+/// tens of thousands of characters long.
 /// </summary>
-public static class SpamAssassinText
+public static partial class SpamAssassinText
 {
     /// <summary>The default cut of each body, in characters.</summary>
     public const int DefaultMaxCharacters = 4000;
@@ -35,14 +36,18 @@ public static class SpamAssassinText
         foreach (var message in SpamAssassin.Read(directory))
         {
             if (message.IsSpam && !includeSpam) continue;
-            string body = Cut(message.Body.Trim(), maxCharacters);
-            if (body.Length == 0 || !seen.Add(body)) continue;
+            string body = Cut(message.Body.Trim(), maxCharacters).TrimEnd();
+            if (body.Length == 0 || HeaderLine().IsMatch(body) || !seen.Add(body)) continue;
             int i = seen.Count - 1;
             bool held = Math.Floor((i + 1) * validationFraction) > Math.Floor(i * validationFraction);
             (held ? validation : train).Add(body);
         }
         return (train, validation);
     }
+
+    /// <summary>A transport header at the start of a body.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(From \S+@|Return-Path: |Received: |Delivered-To: |Message-I[Dd]: |X-[A-Za-z-]+: )")]
+    private static partial System.Text.RegularExpressions.Regex HeaderLine();
 
     private static string Cut(string text, int maxCharacters)
     {
