@@ -159,7 +159,17 @@ public sealed class LanguageModelScoringTests(LanguageModelScoringTests.FittedSc
         Assert.Contains("Text", onLoad.Message);
         var unknown = Assert.Throws<ArgumentOutOfRangeException>(() => ml.MoHLanguageModel(new MoHLanguageModelScoringEstimator.Options { Architecture = "moh_vit_tiny_75" }));
         Assert.Contains("moh_lm_tiny_75", unknown.Message);
+        var shape = ml.MoHLanguageModel().GetOutputSchema(ShapeOf(Rows(["x"]).Schema));
+        Assert.All(new[] { "LogLikelihood", "Perplexity", "TokenCount" }, name =>
+            Assert.Equal(NumberDataViewType.Single, Assert.Single(shape, c => c.Name == name).ItemType));
+        Assert.Contains("'Body' not found", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ml.MoHLanguageModel(new MoHLanguageModelScoringEstimator.Options { TextColumnName = "Body" }).GetOutputSchema(ShapeOf(Rows(["x"]).Schema))).Message);
         var tooLittle = Assert.Throws<ArgumentException>(() => ml.MoHLanguageModel().Fit(Rows(["short"])));
         Assert.Contains("'Text' holds 6 bytes", tooLittle.Message);
     }
+
+    /// <summary>ML.NET keeps SchemaShape.Create internal; its estimators get a shape the same way.</summary>
+    private static SchemaShape ShapeOf(DataViewSchema schema) =>
+        (SchemaShape)typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public,
+            [typeof(DataViewSchema)])!.Invoke(null, [schema])!;
 }

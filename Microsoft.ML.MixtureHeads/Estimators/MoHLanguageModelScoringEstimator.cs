@@ -16,7 +16,8 @@ namespace Microsoft.ML.MixtureHeads.Estimators;
 /// <c>Perplexity</c> (exp(-LogLikelihood)) and <c>TokenCount</c> (the tokens scored), as
 /// <see cref="CausalLMLikelihood"/> defines them; an empty text scores the prediction that it ends at once, so no row
 /// gets NaN. The saved model is ML.NET stages (byte tokenization, ML.NET's <c>OnnxTransformer</c> over the exported graph)
-/// and loads with <c>mlContext.Model.Load</c> in an app that references only the scoring package.
+/// and loads with <c>mlContext.Model.Load</c> in an app that references only the scoring package. Training holds the
+/// column's text in memory as one byte stream (rows joined by the end-of-text id), as <see cref="CausalLMTraining"/> does.
 /// </summary>
 public sealed class MoHLanguageModelScoringEstimator : IEstimator<MoHLanguageModelScoringTransformer>
 {

@@ -56,7 +56,7 @@ public sealed class LanguageModelBenchmarks : IBenchmarkSuite
 
     private static BenchTable Training(BenchSettings settings, long[] tokens, string note)
     {
-        int steps = settings.Quick ? 4 : 30;
+        int steps = settings.Quick ? 4 : 20;
         var table = new BenchTable($"Training throughput, byte-level tiny LM on Brown ({Batch} x {Window} tokens per step, {steps} timed steps after 3 warm-up steps)",
             "architecture", "feed-forward", "parameters", "tokens/s", "ms/step");
         foreach (string architecture in FeedForwards)
@@ -108,7 +108,7 @@ public sealed class LanguageModelBenchmarks : IBenchmarkSuite
 
     private static BenchTable Perplexity(BenchSettings settings, long[] trainTokens, long[] validationTokens, string note)
     {
-        int steps = settings.Quick ? 10 : 500;
+        int steps = settings.Quick ? 10 : 300;
         const string architecture = "moh_lm_tiny_75";
         var table = new BenchTable($"Validation perplexity on Brown (held-out genres' texts, {validationTokens.Length:N0} bytes), {architecture} after {steps} steps",
             "architecture", "steps", "training tokens", "perplexity before", "perplexity after", "training minutes");
