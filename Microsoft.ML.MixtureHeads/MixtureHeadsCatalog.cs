@@ -4,6 +4,7 @@ using Microsoft.ML.MixtureHeads.Training;
 using Microsoft.ML.Runtime;
 using ImageOptions = Microsoft.ML.MixtureHeads.Estimators.MoHImageClassificationTrainer.Options;
 using TextOptions = Microsoft.ML.MixtureHeads.Estimators.MoHTextClassificationTrainer.Options;
+using LanguageModelOptions = Microsoft.ML.MixtureHeads.Estimators.MoHLanguageModelScoringEstimator.Options;
 
 namespace Microsoft.ML.MixtureHeads;
 
@@ -70,6 +71,34 @@ public static class MixtureHeadsCatalog
     public static MoHTextClassificationTrainer MoHTextClassifier(this MLContext mlContext, TextOptions? options = null) =>
         new(CheckContext(mlContext), options ?? new TextOptions());
 
+    /// <summary>
+    /// Novelty scoring with a Mixture-of-Heads language model trained on the text column (or loaded from a checkpoint):
+    /// adds <c>LogLikelihood</c> (mean ln p per byte token), <c>Perplexity</c> and <c>TokenCount</c> per row.
+    /// </summary>
+    /// <param name="catalog">ML.NET's transforms.</param>
+    /// <param name="textColumnName">The text column.</param>
+    /// <param name="logLikelihoodColumnName">Output column of the mean per-token log-probability.</param>
+    /// <param name="perplexityColumnName">Output column of exp(-log-likelihood).</param>
+    /// <param name="architecture">A registered causal-LM architecture, e.g. "moh_lm_tiny_75".</param>
+    /// <param name="epochs">Passes over the training text.</param>
+    /// <param name="checkpoint">A safetensors checkpoint folder to score with instead of training, or null.</param>
+    public static MoHLanguageModelScoringEstimator MoHLanguageModelScoring(this TransformsCatalog catalog, string textColumnName = "Text",
+        string logLikelihoodColumnName = "LogLikelihood", string perplexityColumnName = "Perplexity",
+        string architecture = LanguageModelOptions.DefaultArchitecture, int epochs = 3, string? checkpoint = null) =>
+        new(EnvironmentOf(catalog), new LanguageModelOptions
+        {
+            TextColumnName = textColumnName, LogLikelihoodColumnName = logLikelihoodColumnName, PerplexityColumnName = perplexityColumnName,
+            Architecture = architecture, Epochs = epochs, Checkpoint = checkpoint,
+        });
+
+    /// <summary>Novelty scoring with a Mixture-of-Heads language model, with every option.</summary>
+    public static MoHLanguageModelScoringEstimator MoHLanguageModelScoring(this TransformsCatalog catalog, LanguageModelOptions options) =>
+        new(EnvironmentOf(catalog), options);
+
+    /// <summary>Shortcut for <c>mlContext.Transforms.MoHLanguageModelScoring(options)</c>; default options when none are given.</summary>
+    public static MoHLanguageModelScoringEstimator MoHLanguageModel(this MLContext mlContext, LanguageModelOptions? options = null) =>
+        new(CheckContext(mlContext), options ?? new LanguageModelOptions());
+
     /// <summary>Fills the options every classifier's flat overload shares.</summary>
     private static TOptions Common<TOptions>(TOptions options, string label, string score, string predicted, IDataView? validationSet,
         string architecture, int epochs, int batchSize, double learningRate) where TOptions : ClassifierOptionsBase
@@ -92,9 +121,11 @@ public static class MixtureHeadsCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         const BindingFlags Any = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
         object? owner = catalog.GetType().GetProperty("Owner", Any)?.GetValue(catalog);
-        return owner?.GetType().GetProperty("Environment", Any)?.GetValue(owner) as IHostEnvironment
+        // TransformsCatalog holds the environment itself, as an explicit implementation of ML.NET's internal IInternalCatalog.
+        var own = catalog.GetType().GetInterfaces().FirstOrDefault(i => i.Name == "IInternalCatalog")?.GetProperty("Environment", Any);
+        return (owner?.GetType().GetProperty("Environment", Any)?.GetValue(owner) ?? own?.GetValue(catalog)) as IHostEnvironment
             ?? throw new InvalidOperationException(
                 $"Could not find the MLContext behind {catalog.GetType().Name} (this ML.NET version keeps it elsewhere). " +
-                "Use the shortcut mlContext.MoHImageClassifier(options) / mlContext.MoHTextClassifier(options), which takes the MLContext itself.");
+                "Use the shortcut mlContext.MoHImageClassifier(options) / MoHTextClassifier(options) / MoHLanguageModel(options), which takes the MLContext itself.");
     }
 }

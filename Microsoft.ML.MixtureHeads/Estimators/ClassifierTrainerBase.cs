@@ -74,7 +74,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         using var channel = host.Start("Training");
         int seed = options.Seed ?? host.Rand.Next();
         var context = ContextSettings.Of(_environment, host, channel);
-        var device = ResolveDevice(options.Device, context, channel);
+        var device = TrainingDevice.Resolve(options.Device, context, channel);
         var stages = new MLContext(seed) { TempFilePath = context.TempFilePath ?? Path.GetTempPath() };
         var plan = Plan(stages, input, initial?.Config, channel);
         var columns = new ScoringColumns(plan.InputColumn, options.ScoreColumnName, options.PredictedLabelColumnName, classNames);
@@ -193,32 +193,6 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
                 throw new ArgumentOutOfRangeException(nameof(TrainerOptions), $"Column '{name}' of the validation data has type {column.Type}; the training data has {expected}.");
         }
         return labels;
-    }
-
-    /// <summary>The options' device; "auto" takes <c>MLContext.GpuDeviceId</c> when set (the CPU instead when that GPU is
-    /// not there and <c>FallbackToCpu</c> is on), else CUDA when TorchSharp has it, else the CPU.</summary>
-    private static Device ResolveDevice(string device, ContextSettings context, IChannel channel)
-    {
-        switch (device.Trim().ToLowerInvariant())
-        {
-            case "auto" when context.GpuDeviceId is int id:
-                if (cuda.is_available() && id >= 0 && id < cuda.device_count()) return torch.device(DeviceType.CUDA, id);
-                if (!context.FallbackToCpu)
-                    throw new ArgumentException($"MLContext.GpuDeviceId is {id}, but TorchSharp has no CUDA device {id} here (reference a TorchSharp-cuda package); " +
-                        "set MLContext.FallbackToCpu to train on the CPU instead.", nameof(device));
-                channel.Warning(MessageSensitivity.None, $"MLContext.GpuDeviceId is {id}, but TorchSharp has no CUDA device {id} here: training on the CPU (FallbackToCpu).");
-                return CPU;
-            case "auto":
-                return cuda.is_available() ? CUDA : CPU;
-            case "cpu":
-                return CPU;
-            case var name when name.StartsWith("cuda", StringComparison.Ordinal):
-                return cuda.is_available()
-                    ? torch.device(name)
-                    : throw new ArgumentException($"Device '{device}' was asked for, but TorchSharp has no CUDA backend here (reference a TorchSharp-cuda package).", nameof(device));
-            default:
-                throw new ArgumentException($"Device '{device}' is not cpu, cuda, cuda:N or auto.", nameof(device));
-        }
     }
 
     private static void CheckOptions(ClassifierOptionsBase o)

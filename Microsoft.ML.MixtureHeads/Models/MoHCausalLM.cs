@@ -104,6 +104,13 @@ public sealed class MoHCausalLM : MixtureHeadsNetwork<Tensor, CausalLMConfig>
     {
         ArgumentNullException.ThrowIfNull(graph);
         string ids = graph.Input(SingleInput(inputNames, nameof(MoHCausalLM)), OnnxElementType.Int64, "batch", "sequence");
+        return EmitLogitsOnnx(graph, ids);
+    }
+
+    /// <summary>Emits the full (uncached) forward over int64 token ids [batch, sequence] already in the graph; returns the logits [batch, sequence, V].</summary>
+    internal string EmitLogitsOnnx(OnnxGraphBuilder graph, string ids)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
         string x = tok_embeddings.EmitOnnx(graph, ids, "tok_embeddings");                       // [B, T, D]
         x = BlockStack.EmitOnnx(blocks, graph, new OnnxSequenceInput(x, Rotary: rotary));
         return EmitLogits(graph, x);

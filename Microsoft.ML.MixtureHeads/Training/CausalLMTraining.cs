@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.MixtureHeads.Training;
 
 /// <summary>
-/// Options of <see cref="CausalLMTraining.Train"/>: the shared loop's recipe (epochs, batch size, AdamW, warmup +
+/// Options of <see cref="CausalLMTraining.Train(MoHCausalLM, IReadOnlyList{long}, IReadOnlyList{long}?, CausalLMTrainingOptions)"/>: the shared loop's recipe (epochs, batch size, AdamW, warmup +
 /// cosine schedule, balance-loss weight, clipping, early stopping, time budget, cancellation, checkpoints, metrics
 /// callback) plus the window length. Validation data comes as a token stream, so <c>ValidationSet</c> and
 /// <c>ValidationFraction</c> are not read.
@@ -35,14 +35,23 @@ public static class CausalLMTraining
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(trainTokens);
         ArgumentNullException.ThrowIfNull(options);
-        CheckLength(model, options.SequenceLength);
+        using var threads = LibTorchThreads.Use(options.Threads);
+        return Train(model, trainTokens, validationTokens, options.SequenceLength, new LoopSettings(options, options.Seed ?? 0, ResolveDevice(options.Device)));
+    }
+
+    /// <summary>The training of <see cref="Train(MoHCausalLM, IReadOnlyList{long}, IReadOnlyList{long}?, CausalLMTrainingOptions)"/> with
+    /// the loop's settings given (an estimator's seed, device, log channel and cancellation); threads are the caller's.</summary>
+    internal static CausalLMTrainingResult Train(MoHCausalLM model, IReadOnlyList<long> trainTokens, IReadOnlyList<long>? validationTokens, int sequenceLength, LoopSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(trainTokens);
+        var options = settings.Options;
+        CheckLength(model, sequenceLength);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Epochs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
-        int seed = options.Seed ?? 0;
-        var train = new PackedSequences(trainTokens, options.SequenceLength, options.BatchSize, shuffle: true, seed);
-        var validation = validationTokens is null ? null : new PackedSequences(validationTokens, options.SequenceLength, options.BatchSize, shuffle: false);
-        using var threads = LibTorchThreads.Use(options.Threads);
-        var summary = TrainingLoop.Run(new LanguageModelObjective(model), train, validation, new LoopSettings(options, seed, ResolveDevice(options.Device)));
+        var train = new PackedSequences(trainTokens, sequenceLength, options.BatchSize, shuffle: true, settings.Seed);
+        var validation = validationTokens is null ? null : new PackedSequences(validationTokens, sequenceLength, options.BatchSize, shuffle: false);
+        var summary = TrainingLoop.Run(new LanguageModelObjective(model), train, validation, settings);
         var perplexities = summary.Epochs.Where(e => e.ValidationLoss is not null).Select(e => LanguageModelObjective.Perplexity(e.ValidationLoss!.Value)).ToList();
         return new CausalLMTrainingResult(summary, perplexities);
     }

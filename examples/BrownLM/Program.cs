@@ -1,8 +1,8 @@
 // Pretrains a tiny MoH language model (byte-level, MH-MoE feed-forward) on the Brown corpus for a minute, prints
 // sample generations, saves the model as an ONNX decoder graph, then reloads it through Microsoft.Extensions.AI's
 // IChatClient - the scoring package's ONNX Runtime generator, no TorchSharp - and streams a completion.
-//   dotnet run -c Release --project examples/BrownLM [-- --minutes 1 --architecture moh_lm_tiny_75_mhmoe2 --output folder]
-//   --quick: a few seconds on two documents (what the tests run)
+//   dotnet run -c Release --project examples/BrownLM [-- --minutes 1 --architecture moh_lm_tiny_75_mhmoe2 --output folder --corpus brown|spam]
+//   --quick: a few seconds on two documents (what the tests run); --corpus spam: SpamAssassin mail bodies instead of Brown
 using System.Globalization;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.MixtureHeads.Datasets;
@@ -16,23 +16,30 @@ double minutes = 1;
 bool quick = false;
 string architecture = "moh_lm_tiny_75_mhmoe2";
 string output = Path.Combine(Path.GetTempPath(), "brown-lm");
+string corpus = "brown";
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--minutes") minutes = double.Parse(args[++i], CultureInfo.InvariantCulture);
     else if (args[i] == "--architecture") architecture = args[++i];
     else if (args[i] == "--output") output = args[++i];
     else if (args[i] == "--quick") quick = true;
+    else if (args[i] == "--corpus") corpus = args[++i];
     else throw new ArgumentException($"Unknown argument '{args[i]}'.");
 }
 var budget = quick ? TimeSpan.FromSeconds(10) : TimeSpan.FromMinutes(minutes);
 
-// Brown, split by genre; bytes as tokens, documents separated by the end-of-text id.
+// Brown split by genre, or SpamAssassin mail bodies; bytes as tokens, documents separated by the end-of-text id.
 var codec = new ByteTokenizer();
-var (train, validation) = BrownCorpus.Split(BrownCorpus.Read(), validationFraction: 0.1);
-var trainTexts = (quick ? train.Take(2) : train).Select(d => d.Text).ToList();
+var (train, validation) = corpus switch
+{
+    "brown" => BrownTexts(),
+    "spam" => SpamAssassinText.Read(validationFraction: 0.1),
+    _ => throw new ArgumentException($"Unknown corpus '{corpus}': brown or spam."),
+};
+var trainTexts = (quick ? train.Take(corpus == "spam" ? 20 : 2) : train).ToList();
 var trainTokens = Encode(trainTexts);
-var validationTokens = Encode(validation.Select(d => d.Text)).Take(quick ? 4_000 : 20_000).ToArray();
-Console.WriteLine($"Brown: {trainTexts.Count} training texts ({trainTokens.Length:N0} bytes), {validationTokens.Length:N0} validation bytes.");
+var validationTokens = Encode(validation).Take(quick ? 4_000 : 20_000).ToArray();
+Console.WriteLine($"{corpus}: {trainTexts.Count} training texts ({trainTokens.Length:N0} bytes), {validationTokens.Length:N0} validation bytes.");
 
 const int window = 64;
 var config = ModelRegistry.Get<CausalLMConfig>(architecture) with { VocabularySize = ByteTokenizer.VocabularySize, MaxLength = 128 };
@@ -73,3 +80,9 @@ Console.WriteLine();
 Console.WriteLine($"Streamed {pieces} pieces through ONNX Runtime.");
 
 long[] Encode(IEnumerable<string> texts) => [.. texts.SelectMany(t => codec.Encode(t).Append(ByteTokenizer.EndOfText))];
+
+static (IReadOnlyList<string> Train, IReadOnlyList<string> Validation) BrownTexts()
+{
+    var (train, validation) = BrownCorpus.Split(BrownCorpus.Read(), validationFraction: 0.1);
+    return ([.. train.Select(d => d.Text)], [.. validation.Select(d => d.Text)]);
+}
