@@ -43,6 +43,31 @@ public sealed class DiTGeneratorTests
         for (int i = 0; i < 3; i++) Assert.Equal(a[i].Pixels, batched[i].Pixels, (x, y) => Math.Abs(x - y) < 1e-5f);
     }
 
+    [Theory]
+    [InlineData(SamplingMethod.Ddim, 10)]
+    [InlineData(SamplingMethod.Ddim, 1000)]
+    [InlineData(SamplingMethod.Ddpm, 25)]
+    public void With_the_exact_noise_of_one_image_the_sampler_lands_on_that_image(SamplingMethod method, int steps)
+    {
+        // The ideal denoiser of a data set holding one image x*: eps = (x_t - sqrt(abar_t) x*) / sqrt(1 - abar_t).
+        var schedule = DiffusionSchedule.Default;
+        var random = new Random(3);
+        var target = Enumerable.Range(0, 64).Select(_ => (float)(random.NextDouble() * 1.8 - 0.9)).ToArray();   // in [-1, 1]
+        float[] Ideal(float[] x, float[] t, long[] y, int rows)
+        {
+            var eps = new float[x.Length];
+            for (int j = 0; j < x.Length; j++)
+            {
+                double abar = schedule.AlphaCumprod((int)t[j / 64]);
+                eps[j] = (float)((x[j] - Math.Sqrt(abar) * target[j % 64]) / Math.Sqrt(1 - abar));
+            }
+            return eps;
+        }
+        var images = DiffusionSampler.Generate(Ideal, new DenoiserShape(1, 8, 8, 3), schedule, label: 1, count: 2,
+            new SamplingOptions { Steps = steps, GuidanceScale = 2, Seed = 9, Method = method });
+        Assert.All(images, image => Assert.Equal(target.Select(v => (v + 1) / 2), image.Pixels, (a, b) => Math.Abs(a - b) < 1e-4f));
+    }
+
     [Fact]
     public void Guidance_one_is_the_conditional_prediction_and_other_scales_follow_the_formula()
     {

@@ -99,6 +99,40 @@ public sealed class DiTTrainingTests
     }
 
     [Fact]
+    public void A_run_resumed_from_a_checkpoint_ends_with_the_same_ema_weights()
+    {
+        using var scope = NewDisposeScope();
+        var (images, labels) = FashionMnist(64);
+        DiTTrainingOptions Run(string? folder, CancellationToken cancel = default)
+        {
+            var options = Options(epochs: 2);
+            options.ValidationFraction = 0;
+            options.CheckpointDirectory = folder;
+            options.CancellationToken = cancel;
+            return options;
+        }
+        MoHDiT Fresh() { manual_seed(4); return new MoHDiT(Tiny); }
+
+        var straight = DiTTraining.Train(Fresh(), images, labels, Run(null)).Ema;
+        string folder = Directory.CreateTempSubdirectory("mixtureheads-dit-checkpoints-").FullName;
+        try
+        {
+            using var cancel = new CancellationTokenSource();
+            var first = Run(folder, cancel.Token);
+            first.MetricsCallback = m => { if (m.Phase == TrainingPhase.EpochEnd) cancel.Cancel(); };
+            Assert.True(DiTTraining.Train(Fresh(), images, labels, first).Summary.Cancelled);
+            var resumed = DiTTraining.Train(Fresh(), images, labels, Run(folder));
+            Assert.Equal(2, resumed.Summary.Epochs.Count);
+            var expected = straight.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            Assert.All(resumed.Ema.named_parameters(), p => Assert.True(p.parameter.equal(expected[p.name]).all().item<bool>(), p.name));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Bad_data_is_a_typed_error_naming_the_row()
     {
         using var scope = NewDisposeScope();
