@@ -26,7 +26,7 @@ for (int i = 0; i < args.Length; i++)
 Directory.CreateDirectory(output);
 
 // Fashion-MNIST training images, the same number of each class, pixels scaled to [0, 1].
-var data = FashionMnistData.Read(FashionMnistSplit.Train).Balanced(quick ? 50 : 1000);
+var data = FashionMnistData.Read(FashionMnistSplit.Train).Balanced(quick ? 50 : 500);
 var images = Enumerable.Range(0, data.Count).Select(i => data.Pixels(i).ToArray().Select(p => p / 255f).ToArray()).ToList();
 var labels = Enumerable.Range(0, data.Count).Select(data.Label).ToList();
 Console.WriteLine($"Fashion-MNIST: {data.Count:N0} training images.");
@@ -44,7 +44,8 @@ var options = new DiTTrainingOptions
 };
 var result = DiTTraining.Train(model, images, labels, options);
 var epochs = result.Summary.Epochs;
-Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+if (epochs.Count == 0) Console.WriteLine("The time budget ended training inside the first epoch: no validation loss yet.");
+else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"validation eps MSE after epoch 1 {epochs[0].ValidationLoss:F4}, after epoch {epochs.Count} {epochs[^1].ValidationLoss:F4}"));
 
 // Generate from the EMA weights: DDIM, classifier-free guidance.
