@@ -29,11 +29,11 @@ public sealed class ModuleWalkTests
     {
         using var scope = NewDisposeScope();
         manual_seed(31);
-        var (network, input) = Build(ModelRegistry.Get<ModelConfig>(name));
+        var (network, forward) = Build(ModelRegistry.Get<ModelConfig>(name));
         var calls = new List<Call>();
         var hooks = network.Module.named_modules().Select(m => Record(m.name, m.module, calls)).Where(h => h is not null).ToList();
         network.Module.eval();
-        using (no_grad()) network.forward(input);
+        using (no_grad()) forward();
         foreach (var remove in hooks) remove!();
 
         var exportable = network.Module.named_modules().Where(m => IsExportable(m.module)).Select(m => m.name).ToHashSet();
@@ -59,8 +59,21 @@ public sealed class ModuleWalkTests
 
     private static bool IsExportable(nn.Module module) => module is IOnnxExportable<string> or IOnnxExportable<OnnxSequenceInput>;
 
-    /// <summary>A registered network and an input batch for it (text: a vocabulary of 300 tokens, padded rows).</summary>
-    private static (IMixtureHeadsNetwork<Tensor> Network, Tensor Input) Build(ModelConfig config)
+    /// <summary>A registered network and its forward on an input batch (text: a vocabulary of 300 tokens, padded rows).</summary>
+    private static (IMixtureHeadsNetwork Network, Action Forward) Build(ModelConfig config)
+    {
+        if (config is DiTConfig dit)
+        {
+            var model = new MoHDiT(dit);
+            DiTTestData.Randomise(model);   // a fresh DiT's zero modulation would make every block the identity
+            var input = new DiTInput(randn(2, dit.Channels, dit.ImageSize, dit.ImageSize), tensor(new float[] { 5, 700 }), tensor(new long[] { 1, dit.NullClass }));
+            return (model, () => model.forward(input));
+        }
+        var (network, tokens) = BuildWithInput(config);
+        return (network, () => network.forward(tokens));
+    }
+
+    private static (IMixtureHeadsNetwork<Tensor> Network, Tensor Input) BuildWithInput(ModelConfig config)
     {
         switch (config)
         {
@@ -84,6 +97,8 @@ public sealed class ModuleWalkTests
                 return (encoder, new MixtureHeads.Data.TokenInput("ids", 40).Collate([Ids(12), Ids(30), Ids(1)]).ToTensor(CPU));
             case CausalLMConfig lm:
                 return (new MoHCausalLM(lm with { MaxLength = 32 }), randint(0, lm.VocabularySize, [2, 12], dtype: ScalarType.Int64));
+            case DiTConfig dit:
+                throw new ArgumentException("Build handles DiT configs before this switch.", nameof(config));
             default:
                 throw new NotSupportedException($"The walk has no input for {config.GetType().Name}; add one.");
         }
@@ -116,9 +131,9 @@ public sealed class ModuleWalkTests
                     return output;
                 }).remove;
             case TransformerBlock block:
-                return block.register_forward_hook((_, input, _, output) =>
+                return block.register_forward_hook((_, input, condition, output) =>
                 {
-                    calls.Add(SequenceCall(path, input, output.X, block.EmitOnnx));
+                    calls.Add(SequenceCall(path, input, output.X, block.EmitOnnx, condition));
                     return output;
                 }).remove;
             case nn.Module<Tensor, Tensor> tensorModule when module is IOnnxExportable<string> exportable:
@@ -142,13 +157,15 @@ public sealed class ModuleWalkTests
     }
 
     /// <summary>A check of an attention layer or block: emitted on what it read, compared on the real tokens.</summary>
-    private static Call SequenceCall(string path, AttentionInput input, Tensor output, Func<OnnxGraphBuilder, OnnxSequenceInput, string, string> emit)
+    private static Call SequenceCall(string path, AttentionInput input, Tensor output, Func<OnnxGraphBuilder, OnnxSequenceInput, string, string> emit,
+        Tensor? condition = null)
     {
         var (x, mask, rotary, expected) = (Keep(input.X), input.KeyPaddingMask is { } m ? Keep(m) : null, input.Rotary, Keep(output));
+        var c = condition is null ? null : Keep(condition);
         return new Call(path, check =>
         {
             string? maskInput = mask is null ? null : check.Input("mask", mask);
-            var y = emit(check.Graph, new OnnxSequenceInput(check.Input("x", x), maskInput, rotary), path);
+            var y = emit(check.Graph, new OnnxSequenceInput(check.Input("x", x), maskInput, rotary, c is null ? null : check.Input("c", c)), path);
             check.Expect(path, RealTokensOnly(check, y, maskInput), RealTokensOnly(expected, mask), Tolerance.Reduction);
         });
     }

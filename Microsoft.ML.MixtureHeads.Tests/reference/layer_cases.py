@@ -5,3 +5,4 @@ import block_cases  # noqa: F401
 import resnet_cases  # noqa: F401
 import bert_cases  # noqa: F401
 import lm_cases  # noqa: F401
+import dit_cases  # noqa: F401

@@ -73,7 +73,7 @@ public static class CausalLMTraining
             throw new ArgumentOutOfRangeException(nameof(sequenceLength), sequenceLength, $"The sequence length must be between 1 and the model's MaxLength {model.Config.MaxLength}.");
     }
 
-    private static Device ResolveDevice(string name) => (name ?? "auto").Trim().ToLowerInvariant() switch
+    internal static Device ResolveDevice(string name) => (name ?? "auto").Trim().ToLowerInvariant() switch
     {
         "auto" => cuda.is_available() ? CUDA : CPU,
         "cpu" => CPU,

@@ -63,6 +63,7 @@ internal static class TrainingLoop
                 TrainStep(objective, optimizer, learningRate, batch, settings, generator, window, epochWindow);
                 window.LearningRate = epochWindow.LearningRate = learningRate;
                 step++;
+                (objective as IStepObserver)?.AfterStep(step);
                 batchInEpoch++;
                 if (checkpoints is not null && checkpoints.DueAfter(step))
                     checkpoints.Save(new ResumePoint(step, epoch, batchInEpoch, EpochComplete: false, epochsWithoutImprovement), model, optimizer, best, generator, epochReports);
