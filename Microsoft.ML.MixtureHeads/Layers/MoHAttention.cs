@@ -54,9 +54,9 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         proj = Projections.Create(options.Linear, innerDim, options.Dim, options.ProjBias);
         if (options.Routing == HeadRouting.Learned)
         {
-            if (options.RoutedTopK > 0) wg = new ExportableLinear(options.Dim, options.RoutedHeads, hasBias: false);
-            if (options.RoutedTopK > 0 && options.SharedHeads > 0) wg_0 = new ExportableLinear(options.Dim, 2, hasBias: false);
-            if (options.SharedHeads > 1) wg_1 = new ExportableLinear(options.Dim, options.SharedHeads, hasBias: false);
+            if (options.RoutedTopK > 0) wg = new ExportableLinear(options.Dim, options.RoutedHeads, hasBias: false) { KeepsFloat32 = true };
+            if (options.RoutedTopK > 0 && options.SharedHeads > 0) wg_0 = new ExportableLinear(options.Dim, 2, hasBias: false) { KeepsFloat32 = true };
+            if (options.SharedHeads > 1) wg_1 = new ExportableLinear(options.Dim, options.SharedHeads, hasBias: false) { KeepsFloat32 = true };
         }
         RegisterComponents();
         InitialiseLikeViT();
@@ -98,8 +98,8 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
             mask = AttentionMasks.ForQueriesAfter(past, tokens, keyMask, Options.Causal, x.device);
         }
         else mask = AttentionMasks.ForAllQueries(input.KeyPaddingMask, Options.Causal);
-        var o = F.scaled_dot_product_attention(q, k, v, mask, training ? Options.AttentionDropout : 0.0,
-            is_casual: Options.Causal && mask is null && past == 0).transpose(1, 2);   // [B, N, H, D]
+        var o = MixedPrecision.Attention(q, k, v, mask, training ? Options.AttentionDropout : 0.0,
+            causal: Options.Causal && mask is null && past == 0).transpose(1, 2);      // [B, N, H, D]
         if (Options.Routing != HeadRouting.Dense) o = o * gates.unsqueeze(-1);  // every head computed, then gated (official code)
 
         var y = F.dropout(proj.call(o.reshape(batch, tokens, -1)), Options.ProjDropout, training);   // [B, N, C]

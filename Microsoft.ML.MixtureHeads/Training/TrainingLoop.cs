@@ -29,6 +29,7 @@ internal static class TrainingLoop
         using var generator = new Generator((ulong)settings.Seed);
         model.to(settings.Device);
         model.train();
+        using var precision = MixedPrecision.Use(TrainingPrecisions.ComputeType(options.Precision, settings.Device));
 
         int stepsPerEpoch = checked((int)train.BatchesPerEpoch);
         int totalSteps = stepsPerEpoch * options.Epochs;
