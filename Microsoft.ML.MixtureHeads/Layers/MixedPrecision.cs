@@ -5,12 +5,13 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 
 /// <summary>
 /// bf16 mixed precision without autocast (TorchSharp 0.107 exposes none): inside a <see cref="Use"/> scope on this
-/// thread, the matrix products of linear layers, stacked experts and attention run in the scope's compute type on
-/// fp32 inputs and hand fp32 back, so parameters (the optimizer's master weights), norms, softmax, routers, losses
-/// and the optimizer stay fp32. Outside a scope (the default) every op is exactly the fp32 op it always was.
+/// thread, the matrix products of linear layers and stacked experts run in the scope's compute type on fp32 inputs
+/// and hand fp32 back, so parameters (the optimizer's master weights), norms, softmax, attention, routers, losses and
+/// the optimizer stay fp32. Outside a scope (the default) every op is exactly the fp32 op it always was.
 /// </summary>
 /// <remarks>Casts are ordinary autograd ops: the backward pass runs its matrix products in the compute type too and
-/// returns fp32 gradients to the fp32 parameters, whichever thread runs it.</remarks>
+/// returns fp32 gradients to the fp32 parameters, whichever thread runs it. Attention stays fp32 because libtorch
+/// 2.10's CPU <c>scaled_dot_product_attention</c> measured 2-3x slower in bf16 than in fp32 (docs/decisions.md).</remarks>
 internal static class MixedPrecision
 {
     [ThreadStatic] private static ScalarType? _compute;
@@ -27,12 +28,6 @@ internal static class MixedPrecision
 
     /// <summary>Batched a b, in the compute type when one is set and a is fp32.</summary>
     public static Tensor Bmm(Tensor a, Tensor b) => Lowers(a) is ScalarType c ? a.to(c).bmm(b.to(c)).to(a.dtype) : a.bmm(b);
-
-    /// <summary>libtorch's fused attention, in the compute type when one is set and q is fp32 (its softmax accumulates in fp32).</summary>
-    public static Tensor Attention(Tensor q, Tensor k, Tensor v, Tensor? mask, double dropout, bool causal) =>
-        Lowers(q) is ScalarType c
-            ? F.scaled_dot_product_attention(q.to(c), k.to(c), v.to(c), mask, dropout, is_casual: causal).to(q.dtype)
-            : F.scaled_dot_product_attention(q, k, v, mask, dropout, is_casual: causal);
 
     private static ScalarType? Lowers(Tensor x) => _compute is ScalarType c && x.dtype == ScalarType.Float32 ? c : null;
 

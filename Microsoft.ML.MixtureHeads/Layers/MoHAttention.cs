@@ -98,8 +98,8 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
             mask = AttentionMasks.ForQueriesAfter(past, tokens, keyMask, Options.Causal, x.device);
         }
         else mask = AttentionMasks.ForAllQueries(input.KeyPaddingMask, Options.Causal);
-        var o = MixedPrecision.Attention(q, k, v, mask, training ? Options.AttentionDropout : 0.0,
-            causal: Options.Causal && mask is null && past == 0).transpose(1, 2);      // [B, N, H, D]
+        var o = F.scaled_dot_product_attention(q, k, v, mask, training ? Options.AttentionDropout : 0.0,
+            is_casual: Options.Causal && mask is null && past == 0).transpose(1, 2);   // [B, N, H, D]
         if (Options.Routing != HeadRouting.Dense) o = o * gates.unsqueeze(-1);  // every head computed, then gated (official code)
 
         var y = F.dropout(proj.call(o.reshape(batch, tokens, -1)), Options.ProjDropout, training);   // [B, N, C]

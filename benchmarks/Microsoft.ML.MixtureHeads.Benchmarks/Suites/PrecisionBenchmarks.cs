@@ -10,16 +10,16 @@ using F = TorchSharp.torch.nn.functional;
 namespace Microsoft.ML.MixtureHeads.Benchmarks;
 
 /// <summary>
-/// bf16 mixed precision against fp32 on this CPU: GEMM throughput of each, the moh_vit_tiny_75 training step in each,
-/// and Fit on a Fashion-MNIST subset in each (training images/s, test accuracy), interleaved so load lands on both.
+/// bf16 mixed precision against fp32 on this CPU: GEMM throughput of each and where the moh_vit_tiny_75 training step
+/// spends its time in each, interleaved so load lands on both (<c>--suite precision</c> also runs precision-fit).
 /// </summary>
 public sealed class PrecisionBenchmarks : IBenchmarkSuite
 {
-    private static readonly (string Name, ScalarType? Compute)[] Precisions = [("fp32", null), ("bf16", ScalarType.BFloat16)];
+    internal static readonly (string Name, ScalarType? Compute)[] Precisions = [("fp32", null), ("bf16", ScalarType.BFloat16)];
 
-    public string Name => "precision";
+    public string Name => "precision-step";
 
-    public IReadOnlyList<BenchTable> Run(BenchSettings settings) => [Gemm(settings), Step(settings), Fit(settings)];
+    public IReadOnlyList<BenchTable> Run(BenchSettings settings) => [Gemm(settings), Ops(settings), Step(settings)];
 
     /// <summary>GFLOP/s of a square mm and of a ViT-shaped linear (batch 128 x 49 tokens, d 192 -> 576), each precision.</summary>
     private static BenchTable Gemm(BenchSettings settings)
@@ -42,11 +42,35 @@ public sealed class PrecisionBenchmarks : IBenchmarkSuite
         return table;
     }
 
-    /// <summary>One optimizer step of moh_vit_tiny_75 on the same batch of 128 in each precision, interleaved.</summary>
+    /// <summary>Forward + backward of the step's two kinds of products, fp32 and cast to bf16 and back (why attention stays fp32).</summary>
+    private static BenchTable Ops(BenchSettings settings)
+    {
+        var table = new BenchTable($"Forward + backward of one op, ViT-tiny shapes at batch 128, {settings.Threads} thread(s) (ms, median)", "op", "fp32", "bf16", "bf16 / fp32");
+        using var scope = NewDisposeScope();
+        manual_seed(0);
+        var (x, w, b) = (randn(6272, 192).requires_grad_(true), randn(576, 192).requires_grad_(true), randn(576).requires_grad_(true));
+        var (q, k, v) = (randn(128, 3, 49, 64).requires_grad_(true), randn(128, 3, 49, 64).requires_grad_(true), randn(128, 3, 49, 64).requires_grad_(true));
+        var bf16 = ScalarType.BFloat16;
+        double Time(Func<Tensor> op) =>
+            Stopwatches.MedianMilliseconds(() => { using var s = NewDisposeScope(); op().sum().backward(); }, warmup: 2, iterations: settings.Quick ? 3 : 9);
+        void Add(string name, Func<Tensor> fp32, Func<Tensor> lowered)
+        {
+            double f = Time(fp32), l = Time(lowered);
+            table.Add(name, f, l, $"{l / f:F2}x");
+        }
+        Add("linear [6272, 192] -> 576 (MixedPrecision.Linear)", () => F.linear(x, w, b), () => { using var p = MixedPrecision.Use(bf16); return MixedPrecision.Linear(x, w, b); });
+        Add("scaled_dot_product_attention [128, 3, 49, 64]", () => F.scaled_dot_product_attention(q, k, v),
+            () => F.scaled_dot_product_attention(q.to(bf16), k.to(bf16), v.to(bf16)).to(ScalarType.Float32));
+        table.Notes.Add("bf16 columns include the casts to bf16 and back, as training pays them.");
+        return table;
+    }
+
+    /// <summary>Where a moh_vit_tiny_75 training step on a batch of 128 spends its time in each precision, interleaved:
+    /// forward alone, forward + backward, and the whole step (AdamW is the difference).</summary>
     private static BenchTable Step(BenchSettings settings)
     {
-        var table = new BenchTable("moh_vit_tiny_75 training step, batch 128 (ms, median of interleaved rounds)",
-            "precision", "forward ms", "step ms (forward, backward, AdamW)", "images/s", "vs fp32 (step)");
+        var table = new BenchTable($"moh_vit_tiny_75 training step, batch 128, {settings.Threads} thread(s) (ms, median of interleaved rounds)",
+            "precision", "forward", "backward", "AdamW + zero_grad", "step", "images/s", "step vs fp32", "step CPU ms", "CPU vs fp32");
         manual_seed(0);
         using var scope = NewDisposeScope();
         var images = rand(128, 1, 28, 28) * 255;
@@ -55,78 +79,34 @@ public sealed class PrecisionBenchmarks : IBenchmarkSuite
         using var network = new MoHVisionTransformer(config);
         using var optimizer = new AdamWOptimizer([new(network.parameters().ToList(), WeightDecay: 0.05)]);
         network.train();
-        Action Forward(ScalarType? compute) => () =>
+        Action Timed(ScalarType? compute, bool backward, bool update) => () =>
         {
             using var precision = MixedPrecision.Use(compute);
             using var stepScope = NewDisposeScope();
-            using var noGrad = no_grad();
-            network.forward(images);
-        };
-        Action TrainStep(ScalarType? compute) => () =>
-        {
-            using var precision = MixedPrecision.Use(compute);
-            using var stepScope = NewDisposeScope();
+            using var grad = set_grad_enabled(backward);
             var output = network.forward(images);
+            if (!backward) return;
             var loss = F.cross_entropy(output.Output, labels).add(output.BalanceLoss!, Scalars.Of(0.01));
             optimizer.ZeroGrad();
             loss.backward();
-            optimizer.Step(1e-4);
+            if (update) optimizer.Step(1e-5);
         };
-        var actions = Precisions.Select(p => Forward(p.Compute)).Concat(Precisions.Select(p => TrainStep(p.Compute))).ToList();
+        (bool Backward, bool Update)[] phases = [(false, false), (true, false), (true, true)];
+        var actions = phases.SelectMany(ph => Precisions.Select(p => Timed(p.Compute, ph.Backward, ph.Update))).ToList();
         var times = Stopwatches.InterleavedMedianMilliseconds(actions, warmup: 2, rounds: settings.Quick ? 3 : 9);
-        for (int i = 0; i < Precisions.Length; i++)
+        int n = Precisions.Length;
+        for (int i = 0; i < n; i++)
         {
-            double step = times[Precisions.Length + i].Wall;
-            table.Add(Precisions[i].Name, times[i].Wall, step, 128 * 1000.0 / step, $"{step / times[Precisions.Length].Wall:F3}x");
+            double forward = times[i].Wall, forwardBackward = times[n + i].Wall, step = times[2 * n + i].Wall;
+            table.Add(Precisions[i].Name, forward, forwardBackward - forward, step - forwardBackward, step, 128 * 1000.0 / step, $"{step / times[2 * n].Wall:F3}x",
+                times[2 * n + i].Cpu, $"{times[2 * n + i].Cpu / times[2 * n].Cpu:F3}x");
         }
-        table.Notes.Add("bf16: linear layers, stacked experts and attention in bf16 on fp32 master weights; norms, softmax, routers, loss and AdamW in fp32.");
+        table.Notes.Add("bf16: linear layers and stacked experts in bf16 on fp32 master weights; norms, attention, routers, loss and AdamW in fp32.");
+        table.Notes.Add("step CPU ms: the process's CPU time per step, which other processes inflate far less than wall time (with 1 thread it is the cost of the step).");
+        table.Notes.Add("forward is timed without autograd, so backward (forward + backward minus it) also holds the cost of recording the graph.");
+        table.Notes.Add($"Load average at the end: {LoadAverage()}.");
         return table;
     }
 
-    /// <summary>Fit of moh_vit_tiny_75 on a subset in each precision, seeds interleaved: training images/s and test accuracy.</summary>
-    private static BenchTable Fit(BenchSettings settings)
-    {
-        int epochs = settings.Epochs ?? 1, trainCount = settings.Quick ? 2000 : 10000, testCount = settings.Quick ? 1000 : 10000;
-        int[] seeds = settings.Quick ? [1] : [1, 2, 3];
-        var ml = new MLContext(seed: 1);
-        var train = FashionMnistData.Read(FashionMnistSplit.Train).Take(trainCount).ToDataView(ml);
-        var test = FashionMnistData.Read(FashionMnistSplit.Test).Take(testCount).ToDataView(ml);
-        var table = new BenchTable($"Fit moh_vit_tiny_75: {trainCount:N0} training images, {epochs} epoch(s), test on {testCount:N0}, {settings.Threads} thread(s)",
-            "precision", "seed", "test accuracy", "images/s (train)", "Fit wall time");
-        var results = Precisions.ToDictionary(p => p.Name, _ => new List<(double Accuracy, double Speed)>());
-        foreach (int seed in seeds)
-            foreach (var (name, compute) in Precisions)
-            {
-                var reports = new List<TrainingMetrics>();
-                var options = new MoHImageClassificationTrainer.Options
-                {
-                    ImageColumnName = nameof(FashionMnistImage.Pixels),
-                    Architecture = "moh_vit_tiny_75",
-                    Epochs = epochs,
-                    BatchSize = 128,
-                    LearningRate = 3e-3,
-                    WarmupEpochs = 0.3,
-                    HorizontalFlip = true,
-                    Seed = seed,
-                    Precision = compute is null ? TrainingPrecision.Float32 : TrainingPrecision.BFloat16,
-                    MetricsCallback = m => { reports.Add(m); Console.Error.WriteLine($"  {name} seed {seed}: {m}"); },
-                };
-                var clock = Stopwatch.StartNew();
-                using var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MoHImageClassifier(options)).Fit(train);
-                var wall = clock.Elapsed;
-                double accuracy = ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
-                double speed = reports.Where(r => r.Phase == TrainingPhase.EpochEnd).Average(r => r.SamplesPerSecond);
-                results[name].Add((accuracy, speed));
-                table.Add(name, seed, $"{accuracy:P2}", speed, $"{wall:mm\\:ss}");
-            }
-        foreach (var (name, _) in Precisions)
-        {
-            var r = results[name];
-            table.Add(name, "mean", $"{r.Average(x => x.Accuracy):P2} (spread {r.Max(x => x.Accuracy) - r.Min(x => x.Accuracy):P2})", r.Average(x => x.Speed), "");
-        }
-        table.Notes.Add($"Load average at the end: {LoadAverage()} (a shared machine: compare the two precisions, measured interleaved, not the absolute figures).");
-        return table;
-    }
-
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+    internal static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }
