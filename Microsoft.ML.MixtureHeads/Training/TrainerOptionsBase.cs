@@ -40,8 +40,8 @@ public abstract class TrainerOptionsBase
     /// <summary>
     /// The number format of the matrix products while training: <see cref="TrainingPrecision.Auto"/> runs them in bf16
     /// (fp32 master weights; norms, softmax, attention, routers, losses and the optimizer in fp32) on a CPU with native bf16 dot
-    /// products and in fp32 elsewhere; <see cref="TrainingPrecision.Float32"/> turns mixed precision off. The exported
-    /// model is fp32 either way. Default Auto.
+    /// products and in fp32 elsewhere; <see cref="TrainingPrecision.Float32"/> turns mixed precision off. Validation and the
+    /// exported model are fp32 either way. Default Auto.
     /// </summary>
     public TrainingPrecision Precision = TrainingPrecision.Auto;
 
