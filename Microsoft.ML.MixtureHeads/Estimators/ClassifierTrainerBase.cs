@@ -212,6 +212,7 @@ public abstract class ClassifierTrainerBase<TTransformer, TOptions> : IEstimator
         Require(o.EarlyStoppingPatience == 0 || o.ValidationSet is not null || o.ValidationFraction > 0, nameof(o.EarlyStoppingPatience),
             "needs validation data: set ValidationSet or ValidationFraction.");
         Require(o.Threads is null or >= 1, nameof(o.Threads), $"must be at least 1 when set, got {o.Threads}.");
+        Require(Enum.IsDefined(o.Precision), nameof(o.Precision), $"must be Auto, Float32 or BFloat16, got {o.Precision}.");
         Require(o.MaxInMemoryDataBytes >= 0, nameof(o.MaxInMemoryDataBytes), $"must not be negative, got {o.MaxInMemoryDataBytes}.");
         Require(o.CheckpointEverySteps >= 1, nameof(o.CheckpointEverySteps), $"must be at least 1, got {o.CheckpointEverySteps}.");
         Require(o.ReportInterval > TimeSpan.Zero, nameof(o.ReportInterval), $"must be positive, got {o.ReportInterval}.");

@@ -32,6 +32,9 @@ public sealed class ExportableLinear : Projection
     /// <inheritdoc />
     public override Parameter Weight => weight;
 
+    /// <summary>Stays fp32 under mixed precision (routers, whose top-k a bf16 rounding would flip). Default false.</summary>
+    internal bool KeepsFloat32 { get; init; }
+
     /// <summary>Input features.</summary>
     public long InFeatures => weight.shape[1];
 
@@ -43,7 +46,7 @@ public sealed class ExportableLinear : Projection
     {
         if (x.dim() < 1 || x.shape[^1] != InFeatures)
             throw new ArgumentException($"Linear expects input [..., {InFeatures}], got [{string.Join(", ", x.shape)}].", nameof(x));
-        return nn.functional.linear(x, weight, bias);                   // [..., out]
+        return KeepsFloat32 ? nn.functional.linear(x, weight, bias) : MixedPrecision.Linear(x, weight, bias);   // [..., out]
     }
 
     /// <summary>y = x Wᵀ + b over the last dimension; W stays [out, in] and a Transpose feeds MatMul (folded at load).</summary>

@@ -54,9 +54,9 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         proj = Projections.Create(options.Linear, innerDim, options.Dim, options.ProjBias);
         if (options.Routing == HeadRouting.Learned)
         {
-            if (options.RoutedTopK > 0) wg = new ExportableLinear(options.Dim, options.RoutedHeads, hasBias: false);
-            if (options.RoutedTopK > 0 && options.SharedHeads > 0) wg_0 = new ExportableLinear(options.Dim, 2, hasBias: false);
-            if (options.SharedHeads > 1) wg_1 = new ExportableLinear(options.Dim, options.SharedHeads, hasBias: false);
+            if (options.RoutedTopK > 0) wg = new ExportableLinear(options.Dim, options.RoutedHeads, hasBias: false) { KeepsFloat32 = true };
+            if (options.RoutedTopK > 0 && options.SharedHeads > 0) wg_0 = new ExportableLinear(options.Dim, 2, hasBias: false) { KeepsFloat32 = true };
+            if (options.SharedHeads > 1) wg_1 = new ExportableLinear(options.Dim, options.SharedHeads, hasBias: false) { KeepsFloat32 = true };
         }
         RegisterComponents();
         InitialiseLikeViT();

@@ -82,9 +82,9 @@ public sealed class SwiGLU : ExportableModule
             w3 = BitLinear.StraightThrough(w3, BitLinear.QuantizeWeights);
             w2 = BitLinear.StraightThrough(w2, BitLinear.QuantizeWeights);
         }
-        var hidden = bmm(x, w1.transpose(1, 2)) * F.silu(bmm(x, w3.transpose(1, 2)));   // [n, rows, hidden]
+        var hidden = MixedPrecision.Bmm(x, w1.transpose(1, 2)) * F.silu(MixedPrecision.Bmm(x, w3.transpose(1, 2)));   // [n, rows, hidden]
         if (bit) hidden = BitLinear.StraightThrough(hidden, BitLinear.QuantizeActivations);
-        return bmm(hidden, w2.transpose(1, 2));                                          // [n, rows, dim]
+        return MixedPrecision.Bmm(hidden, w2.transpose(1, 2));                           // [n, rows, dim]
     }
 
     /// <summary>Emits <c>fc2(fc1(x) * silu(fc3(x)))</c>; <paramref name="prefix"/> is this module's state-dict path.</summary>

@@ -37,6 +37,14 @@ public abstract class TrainerOptionsBase
     /// <summary>libtorch intra-op threads during Fit (restored afterwards); null leaves libtorch's default (the core count).</summary>
     public int? Threads;
 
+    /// <summary>
+    /// The number format of the matrix products while training: <see cref="TrainingPrecision.Auto"/> runs them in bf16
+    /// (fp32 master weights; norms, softmax, attention, routers, losses and the optimizer in fp32) on a CPU with native bf16 dot
+    /// products and in fp32 elsewhere; <see cref="TrainingPrecision.Float32"/> turns mixed precision off. Validation and the
+    /// exported model are fp32 either way. Default Auto.
+    /// </summary>
+    public TrainingPrecision Precision = TrainingPrecision.Auto;
+
     /// <summary>"cpu", "cuda", "cuda:1", ... or "auto": <c>MLContext.GpuDeviceId</c> when set (with <c>MLContext.FallbackToCpu</c>
     /// deciding what happens when that GPU is not there), else CUDA when TorchSharp has it, else CPU. Default "auto".</summary>
     public string Device = "auto";

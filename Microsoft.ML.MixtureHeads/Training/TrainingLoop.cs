@@ -29,6 +29,7 @@ internal static class TrainingLoop
         using var generator = new Generator((ulong)settings.Seed);
         model.to(settings.Device);
         model.train();
+        using var precision = MixedPrecision.Use(TrainingPrecisions.ComputeType(options.Precision, settings.Device));
 
         int stepsPerEpoch = checked((int)train.BatchesPerEpoch);
         int totalSteps = stepsPerEpoch * options.Epochs;
@@ -121,7 +122,8 @@ internal static class TrainingLoop
         foreach (var window in windows) window.Add(sums, usage);
     }
 
-    /// <summary>The objective's mean loss and accuracy over the whole of <paramref name="data"/>, in eval mode, without gradients.</summary>
+    /// <summary>The objective's mean loss and accuracy over the whole of <paramref name="data"/>, in eval mode, without gradients,
+    /// in fp32 whatever the training precision: the figures of the fp32 model that is exported.</summary>
     public static ValidationResult Evaluate<TBatch>(ITrainingObjective<TBatch> objective, IBatchSource<TBatch> data, Device device)
     {
         var model = objective.Network;
@@ -131,6 +133,7 @@ internal static class TrainingLoop
         long targets = 0, correct = 0;
         bool hasAccuracy = true;
         using var generator = new Generator(0);   // the same draws every validation pass
+        using var fp32 = MixedPrecision.Use(null);
         using (no_grad())
         {
             foreach (var batch in data.Batches(1))

@@ -5,6 +5,7 @@ using TorchSharp;
 
 // ./build.sh bench [--suite NAME] [--quick] [--threads N] [--epochs N]
 // Every suite prints our figures next to its baseline's, measured in this same run on this machine.
+if (args is [ContentionWorker.Command, ..]) return ContentionWorker.Run(args[1..]);   // a child of the contention suite
 var suiteOption = new Option<string?>("--suite") { Description = "Run only the suite of this name, or the suites named NAME-* (default: every suite)" };
 var quickOption = new Option<bool>("--quick") { Description = "Shorter runs for a quick look" };
 var threadsOption = new Option<int>("--threads")

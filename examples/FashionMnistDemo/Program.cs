@@ -1,7 +1,7 @@
 // Fashion-MNIST with a Mixture-of-Head attention vision transformer, as an ordinary ML.NET pipeline:
 // train (live progress), evaluate on the 10,000 test images, save the .zip, load it in a fresh MLContext and predict.
 // Writes the model and its pictures (training curves, confusion matrix, head usage) to --output.
-//   ./build.sh demo [--epochs 3] [--minutes 10] [--architecture moh_vit_tiny_75] [--train-images 60000] [--output DIR]
+//   ./build.sh demo [--epochs 3] [--minutes M] [--architecture moh_vit_tiny_75] [--train-images 60000] [--output DIR]
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
@@ -12,10 +12,9 @@ using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Estimators;
 using Microsoft.ML.MixtureHeads.Training;
 
-var minutesOption = new Option<double>("--minutes")
+var minutesOption = new Option<double?>("--minutes")
 {
-    Description = "Training stops after this many minutes even if epochs remain",
-    DefaultValueFactory = _ => 10,
+    Description = "Also stop training after this many minutes, even if epochs remain (default: no time limit; the progress lines show the ETA)",
     CustomParser = InvariantDouble, // "2.5" whatever the machine's culture
 };
 var architectureOption = new Option<string>("--architecture") { Description = "The vision transformer", DefaultValueFactory = _ => "moh_vit_tiny_75" };
@@ -32,7 +31,7 @@ var command = new RootCommand("Fashion-MNIST with a Mixture-of-Head attention vi
 };
 var parsed = command.Parse(args);
 if (parsed.Action is not null) return parsed.Invoke(); // --help, or a usage error: printed, exit code 1
-double minutes = parsed.GetValue(minutesOption);
+double? minutes = parsed.GetValue(minutesOption);
 string architecture = parsed.GetValue(architectureOption)!;
 int epochs = parsed.GetValue(epochsOption);
 int trainImages = parsed.GetValue(trainImagesOption);
@@ -62,13 +61,13 @@ var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
         LearningRate = 3e-3,
         WarmupEpochs = 0.3,
         HorizontalFlip = true, // clothes keep their class in a mirror
-        MaxTrainingTime = TimeSpan.FromMinutes(minutes), // a safety net: the schedule is planned for the epochs
+        MaxTrainingTime = minutes is { } m ? TimeSpan.FromMinutes(m) : null, // optional: the schedule is planned for the epochs
         ValidationSet = test, // raw class names are fine: they are matched to the training classes
         LogEverySteps = 50,
         MetricsCallback = reports.Add, // for the training curves
     }));
 
-Console.WriteLine($"Training {architecture} for {epochs} epochs (at most {minutes} minutes), validating on the test images after each...");
+Console.WriteLine($"Training {architecture} for {epochs} epochs{(minutes is { } limit ? $" (at most {limit} minutes)" : "")}, validating on the test images after each...");
 var model = pipeline.Fit(train);
 
 var scored = model.Transform(test);
@@ -101,7 +100,7 @@ foreach (string picture in Pictures.Write(output, reports, metrics, scored, path
     Console.WriteLine($"Wrote {picture}");
 return 0;
 
-static double InvariantDouble(ArgumentResult result)
+static double? InvariantDouble(ArgumentResult result)
 {
     string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
     if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return value;

@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML.MixtureHeads.Layers;
+using Microsoft.ML.MixtureHeads.Models;
+using Microsoft.ML.MixtureHeads.Platform;
+using Microsoft.ML.MixtureHeads.Training;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Microsoft.ML.MixtureHeads.Benchmarks;
+
+/// <summary>
+/// The child process of the contention suite (<c>contention-worker THREADS STEPS</c>): trains moh_vit_tiny_75 on one
+/// batch of 128 in the default precision for STEPS steps after 2 warm-up steps and prints one JSON object with the
+/// images/s. A child of its own, because libgomp reads its wait policy once, when libtorch loads.
+/// </summary>
+internal static class ContentionWorker
+{
+    public const string Command = "contention-worker";
+
+    public static int Run(string[] args)
+    {
+        string waitPolicy = OpenMpWaitPolicy.Note;   // our start-up runs before libtorch loads, as in an app that calls our API first
+        int threads = int.Parse(args[0], CultureInfo.InvariantCulture), steps = int.Parse(args[1], CultureInfo.InvariantCulture);
+        set_num_threads(threads);
+        manual_seed(0);
+        using var scope = NewDisposeScope();
+        var images = rand(128, 1, 28, 28) * 255;
+        var labels = randint(0, 10, [128]);
+        using var network = new MoHVisionTransformer(ModelRegistry.Get<VisionTransformerConfig>("moh_vit_tiny_75"));
+        using var optimizer = new AdamWOptimizer([new(network.parameters().ToList(), WeightDecay: 0.05)]);
+        using var precision = MixedPrecision.Use(TrainingPrecisions.ComputeType(TrainingPrecision.Auto, CPU));
+        network.train();
+        void Step()
+        {
+            using var stepScope = NewDisposeScope();
+            var output = network.forward(images);
+            var loss = F.cross_entropy(output.Output, labels).add(output.BalanceLoss!, Scalars.Of(0.01));
+            optimizer.ZeroGrad();
+            loss.backward();
+            optimizer.Step(1e-4);
+        }
+        Step();
+        Step();
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < steps; i++) Step();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"images_per_second\": {steps * 128 / clock.Elapsed.TotalSeconds:F2}, \"wait_policy\": {System.Text.Json.JsonSerializer.Serialize(waitPolicy)}}}"));
+        return 0;
+    }
+}
