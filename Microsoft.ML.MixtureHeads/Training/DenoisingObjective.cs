@@ -58,7 +58,7 @@ internal sealed class DenoisingObjective(DenoiserWithEma networks, DiffusionSche
         if (model.training && classDropout > 0)
         {
             var dropped = rand([rows], generator: generator).lt(Scalars.Of(classDropout));
-            labels = where(dropped, full_like(labels, config.NullClass), labels);
+            labels = where(dropped, full_like(labels, Scalars.Of((long)config.NullClass)), labels);
         }
         var abar = _alphasCumprod.index_select(0, t).view(rows, 1, 1, 1);
         var xt = abar.sqrt().mul(x0).Plus(abar.neg().Plus(1.0).sqrt().mul(noise));           // q(x_t | x_0)
