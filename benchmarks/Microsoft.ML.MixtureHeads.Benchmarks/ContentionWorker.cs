@@ -11,7 +11,7 @@ namespace Microsoft.ML.MixtureHeads.Benchmarks;
 
 /// <summary>
 /// The child process of the contention suite (<c>contention-worker THREADS STEPS</c>): trains moh_vit_tiny_75 on one
-/// batch of 128 in the default precision for STEPS steps after 2 warm-up steps and prints one JSON object with the
+/// batch of 128 in Auto precision (bf16 on a CPU with native bf16) for STEPS steps after 2 warm-up steps and prints one JSON object with the
 /// images/s. A child of its own, because libgomp reads its wait policy once, when libtorch loads.
 /// </summary>
 internal static class ContentionWorker

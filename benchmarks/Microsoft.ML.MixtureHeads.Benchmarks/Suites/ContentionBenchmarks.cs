@@ -25,9 +25,9 @@ public sealed class ContentionBenchmarks : IBenchmarkSuite
             "trainer", "threads", "OpenMP waiting", "alone", "with a busy loop", "contended / alone");
         Variant[] variants =
         [
-            new("ours (moh_vit_tiny_75, default precision)", false, cores, LibGompDefault),
-            new("ours (moh_vit_tiny_75, default precision)", false, cores, null),
-            new("ours (moh_vit_tiny_75, default precision)", false, 1, null),
+            new("ours (moh_vit_tiny_75, Auto precision: bf16 here)", false, cores, LibGompDefault),
+            new("ours (moh_vit_tiny_75, Auto precision: bf16 here)", false, cores, null),
+            new("ours (moh_vit_tiny_75, Auto precision: bf16 here)", false, 1, null),
             new("PyTorch (dense ViT of that shape, fp32)", true, cores, LibGompDefault),
             new("PyTorch (dense ViT of that shape, fp32)", true, cores, "OMP_WAIT_POLICY=PASSIVE"),
         ];
