@@ -23,15 +23,7 @@ public sealed class OnnxCausalLM : IDisposable
     /// <exception cref="InvalidDataException">The bytes are not such a graph (the message names what is missing).</exception>
     public OnnxCausalLM(byte[] model)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        try
-        {
-            _session = new InferenceSession(model);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new InvalidDataException($"The model is not a loadable ONNX graph: {e.Message}", e);
-        }
+        _session = OnnxGraphSession.Open(model);
         try
         {
             var metadata = _session.ModelMetadata.CustomMetadataMap;
