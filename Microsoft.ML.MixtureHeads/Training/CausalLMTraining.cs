@@ -1,4 +1,5 @@
 using Microsoft.ML.MixtureHeads.Data;
+using Microsoft.ML.MixtureHeads.Estimators;
 using Microsoft.ML.MixtureHeads.Models;
 using static TorchSharp.torch;
 
@@ -36,7 +37,7 @@ public static class CausalLMTraining
         ArgumentNullException.ThrowIfNull(trainTokens);
         ArgumentNullException.ThrowIfNull(options);
         using var threads = LibTorchThreads.Use(options.Threads);
-        return Train(model, trainTokens, validationTokens, options.SequenceLength, new LoopSettings(options, options.Seed ?? 0, ResolveDevice(options.Device)));
+        return Train(model, trainTokens, validationTokens, options.SequenceLength, new LoopSettings(options, options.Seed ?? 0, TrainingDevice.Resolve(options.Device)));
     }
 
     /// <summary>The training of <see cref="Train(MoHCausalLM, IReadOnlyList{long}, IReadOnlyList{long}?, CausalLMTrainingOptions)"/> with
@@ -72,12 +73,4 @@ public static class CausalLMTraining
         if (sequenceLength < 1 || sequenceLength > model.Config.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(sequenceLength), sequenceLength, $"The sequence length must be between 1 and the model's MaxLength {model.Config.MaxLength}.");
     }
-
-    internal static Device ResolveDevice(string name) => (name ?? "auto").Trim().ToLowerInvariant() switch
-    {
-        "auto" => cuda.is_available() ? CUDA : CPU,
-        "cpu" => CPU,
-        var cudaName when cudaName.StartsWith("cuda", StringComparison.Ordinal) && cuda.is_available() => device(cudaName),
-        _ => throw new ArgumentException($"Device '{name}' is not cpu, auto, or a CUDA device TorchSharp has here.", nameof(TrainerOptionsBase.Device)),
-    };
 }

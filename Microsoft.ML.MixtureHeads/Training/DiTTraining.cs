@@ -1,5 +1,6 @@
 using Microsoft.ML.MixtureHeads.Data;
 using Microsoft.ML.MixtureHeads.Diffusion;
+using Microsoft.ML.MixtureHeads.Estimators;
 using Microsoft.ML.MixtureHeads.Models;
 
 namespace Microsoft.ML.MixtureHeads.Training;
@@ -73,7 +74,7 @@ public static class DiTTraining
         var objective = new DenoisingObjective(networks, options.Schedule, options.ClassDropout, options.EmaDecay);
         using var threads = LibTorchThreads.Use(options.Threads);
         var summary = TrainingLoop.Run(objective, Source(trainRows, shuffle: true), validationRows.Count == 0 ? null : Source(validationRows, shuffle: false),
-            new LoopSettings(options, seed, CausalLMTraining.ResolveDevice(options.Device)));
+            new LoopSettings(options, seed, TrainingDevice.Resolve(options.Device)));
         return new DiTTrainingResult(summary, networks.ema);
     }
 
