@@ -12,8 +12,11 @@ public static class DiTDenoiserGraph
     /// <summary>Input: the class of each image, int64 [batch] (the class count = the null class).</summary>
     public const string Labels = "y";
 
-    /// <summary>Output: the predicted noise, float [batch, C, H, W].</summary>
-    public const string Epsilon = "epsilon";
+    /// <summary>Output: the prediction (noise or velocity, as <see cref="PredictionKey"/> says), float [batch, C, H, W].</summary>
+    public const string Prediction = "prediction";
+
+    /// <summary>Metadata: what the output is, a <see cref="PredictionTarget"/> name ("Epsilon" or "Velocity").</summary>
+    public const string PredictionKey = "mixtureheads.dit.prediction";
 
     /// <summary>Metadata: image channels.</summary>
     public const string ChannelsKey = "mixtureheads.dit.channels";

@@ -1,13 +1,14 @@
 namespace Microsoft.ML.MixtureHeads.Diffusion;
 
 /// <summary>
-/// A noise predictor: epsilon for <paramref name="rows"/> noisy images x [rows, C, H, W] (flat) at timesteps t [rows]
-/// with labels y [rows] (the null class for the unconditional prediction).
+/// A denoiser: its prediction (noise or velocity, as <see cref="DenoiserShape.Prediction"/> says) for
+/// <paramref name="rows"/> noisy images x [rows, C, H, W] (flat) at timesteps t [rows] with labels y [rows] (the null
+/// class for the unconditional prediction).
 /// </summary>
 internal delegate float[] Denoiser(float[] x, float[] t, long[] y, int rows);
 
-/// <summary>The image a denoiser works on and its class count (the null class is <see cref="Classes"/>).</summary>
-internal sealed record DenoiserShape(int Channels, int Height, int Width, int Classes)
+/// <summary>The image a denoiser works on, its class count (the null class is <see cref="Classes"/>) and what it predicts.</summary>
+internal sealed record DenoiserShape(int Channels, int Height, int Width, int Classes, PredictionTarget Prediction = PredictionTarget.Epsilon)
 {
     public int Pixels => Channels * Height * Width;
 }
@@ -44,10 +45,11 @@ internal static class DiffusionSampler
                 cancellation.ThrowIfCancellationRequested();
                 int t = timesteps[i];
                 double abarPrev = i + 1 < timesteps.Length ? schedule.AlphaCumprod(timesteps[i + 1]) : 1.0;
-                var epsilon = GuidedEpsilon(denoiser, shape, x, t, label, rows, options.GuidanceScale);
+                double abar = schedule.AlphaCumprod(t);
+                var epsilon = Epsilon(shape.Prediction, x, GuidedPrediction(denoiser, shape, x, t, label, rows, options.GuidanceScale), abar);
                 bool last = i + 1 == timesteps.Length;
                 var stepNoise = options.Method == SamplingMethod.Ddpm && !last ? noise.Next(x.Length) : null;
-                Step(x, epsilon, schedule.AlphaCumprod(t), abarPrev, stepNoise);
+                Step(x, epsilon, abar, abarPrev, stepNoise);
             }
             for (int r = 0; r < rows; r++)
             {
@@ -59,8 +61,11 @@ internal static class DiffusionSampler
         return images;
     }
 
-    /// <summary>eps(null) + s (eps(class) - eps(null)); with s = 1 the conditional prediction alone.</summary>
-    internal static float[] GuidedEpsilon(Denoiser denoiser, DenoiserShape shape, float[] x, int t, int label, int rows, double scale)
+    /// <summary>
+    /// p(null) + s (p(class) - p(null)) for the denoiser's prediction p; with s = 1 the conditional prediction alone.
+    /// At fixed x_t and t, v is an affine function of eps, so guiding v equals guiding eps.
+    /// </summary>
+    internal static float[] GuidedPrediction(Denoiser denoiser, DenoiserShape shape, float[] x, int t, int label, int rows, double scale)
     {
         if (scale == 1) return denoiser(x, Filled(rows, (float)t), Filled(rows, (long)label), rows);
         var both = new float[2 * x.Length];                                  // [conditional rows; unconditional rows]
@@ -76,6 +81,15 @@ internal static class DiffusionSampler
             guided[j] = (float)(unconditional + scale * (eps[j] - unconditional));
         }
         return guided;
+    }
+
+    /// <summary>The noise the denoiser's <paramref name="prediction"/> implies for x_t = <paramref name="x"/>.</summary>
+    private static float[] Epsilon(PredictionTarget target, float[] x, float[] prediction, double abar)
+    {
+        if (target == PredictionTarget.Epsilon) return prediction;
+        double fromX = Math.Sqrt(1 - abar), fromV = Math.Sqrt(abar);
+        for (int j = 0; j < prediction.Length; j++) prediction[j] = (float)(fromX * x[j] + fromV * prediction[j]);   // eps = sqrt(1 - abar) x_t + sqrt(abar) v
+        return prediction;
     }
 
     /// <summary>

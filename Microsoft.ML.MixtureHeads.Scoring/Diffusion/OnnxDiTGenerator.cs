@@ -29,7 +29,9 @@ public sealed class OnnxDiTGenerator : IDisposable
             double Real(string key) => double.TryParse(Text(key), NumberStyles.Float, CultureInfo.InvariantCulture, out double value) ? value
                 : throw new InvalidDataException($"The DiT denoiser's metadata '{key}' is not a number.");
             int size = Count(DiTDenoiserGraph.ImageSizeKey);
-            _shape = new DenoiserShape(Count(DiTDenoiserGraph.ChannelsKey), size, size, Count(DiTDenoiserGraph.ClassesKey));
+            var prediction = Enum.TryParse<PredictionTarget>(Text(DiTDenoiserGraph.PredictionKey), out var target) && Enum.IsDefined(target) ? target
+                : throw new InvalidDataException($"The DiT denoiser's metadata '{DiTDenoiserGraph.PredictionKey}' is not one of {string.Join(", ", Enum.GetNames<PredictionTarget>())}.");
+            _shape = new DenoiserShape(Count(DiTDenoiserGraph.ChannelsKey), size, size, Count(DiTDenoiserGraph.ClassesKey), prediction);
             Schedule = new DiffusionSchedule(Count(DiTDenoiserGraph.ScheduleStepsKey), Real(DiTDenoiserGraph.BetaStartKey), Real(DiTDenoiserGraph.BetaEndKey));
         }
         catch
@@ -67,7 +69,7 @@ public sealed class OnnxDiTGenerator : IDisposable
             NamedOnnxValue.CreateFromTensor(DiTDenoiserGraph.Timesteps, new DenseTensor<float>(t, [rows])),
             NamedOnnxValue.CreateFromTensor(DiTDenoiserGraph.Labels, new DenseTensor<long>(y, [rows])),
         };
-        using var results = _session.Run(inputs, [DiTDenoiserGraph.Epsilon]);
+        using var results = _session.Run(inputs, [DiTDenoiserGraph.Prediction]);
         return results[0].AsEnumerable<float>().ToArray();
     }
 

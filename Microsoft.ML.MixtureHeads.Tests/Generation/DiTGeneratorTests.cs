@@ -16,9 +16,9 @@ namespace Microsoft.ML.MixtureHeads.Tests.Generation;
 /// </summary>
 public sealed class DiTGeneratorTests
 {
-    private static MoHDiT Model(int seed = 40)
+    private static MoHDiT Model(int seed = 40, PredictionTarget prediction = PredictionTarget.Epsilon)
     {
-        var (model, _) = DiTTestData.Generate(DiTTestData.SmallMoH, batch: 2, seed);
+        var (model, _) = DiTTestData.Generate(DiTTestData.SmallMoH with { Prediction = prediction }, batch: 2, seed);
         model.eval();
         return model;
     }
@@ -44,12 +44,15 @@ public sealed class DiTGeneratorTests
     }
 
     [Theory]
-    [InlineData(SamplingMethod.Ddim, 10)]
-    [InlineData(SamplingMethod.Ddim, 1000)]
-    [InlineData(SamplingMethod.Ddpm, 25)]
-    public void With_the_exact_noise_of_one_image_the_sampler_lands_on_that_image(SamplingMethod method, int steps)
+    [InlineData(SamplingMethod.Ddim, 10, PredictionTarget.Epsilon)]
+    [InlineData(SamplingMethod.Ddim, 1000, PredictionTarget.Epsilon)]
+    [InlineData(SamplingMethod.Ddpm, 25, PredictionTarget.Epsilon)]
+    [InlineData(SamplingMethod.Ddim, 10, PredictionTarget.Velocity)]
+    [InlineData(SamplingMethod.Ddpm, 25, PredictionTarget.Velocity)]
+    public void With_the_exact_noise_of_one_image_the_sampler_lands_on_that_image(SamplingMethod method, int steps, PredictionTarget prediction)
     {
-        // The ideal denoiser of a data set holding one image x*: eps = (x_t - sqrt(abar_t) x*) / sqrt(1 - abar_t).
+        // The ideal denoiser of a data set holding one image x*: eps = (x_t - sqrt(abar_t) x*) / sqrt(1 - abar_t),
+        // or v = sqrt(abar_t) eps - sqrt(1 - abar_t) x*.
         var schedule = DiffusionSchedule.Default;
         var random = new Random(3);
         var target = Enumerable.Range(0, 64).Select(_ => (float)(random.NextDouble() * 1.8 - 0.9)).ToArray();   // in [-1, 1]
@@ -59,11 +62,12 @@ public sealed class DiTGeneratorTests
             for (int j = 0; j < x.Length; j++)
             {
                 double abar = schedule.AlphaCumprod((int)t[j / 64]);
-                eps[j] = (float)((x[j] - Math.Sqrt(abar) * target[j % 64]) / Math.Sqrt(1 - abar));
+                double noise = (x[j] - Math.Sqrt(abar) * target[j % 64]) / Math.Sqrt(1 - abar);
+                eps[j] = (float)(prediction == PredictionTarget.Epsilon ? noise : Math.Sqrt(abar) * noise - Math.Sqrt(1 - abar) * target[j % 64]);
             }
             return eps;
         }
-        var images = DiffusionSampler.Generate(Ideal, new DenoiserShape(1, 8, 8, 3), schedule, label: 1, count: 2,
+        var images = DiffusionSampler.Generate(Ideal, new DenoiserShape(1, 8, 8, 3, prediction), schedule, label: 1, count: 2,
             new SamplingOptions { Steps = steps, GuidanceScale = 2, Seed = 9, Method = method });
         Assert.All(images, image => Assert.Equal(target.Select(v => (v + 1) / 2), image.Pixels, (a, b) => Math.Abs(a - b) < 1e-4f));
     }
@@ -88,17 +92,19 @@ public sealed class DiTGeneratorTests
         var xs = x.data<float>().ToArray();
         var conditional = Predict(1);
         var unconditional = Predict(3);   // the null class
-        Assert.Equal(conditional.data<float>().ToArray(), DiffusionSampler.GuidedEpsilon(Denoise, shape, xs, 500, 1, 2, scale: 1));
-        var guided = tensor(DiffusionSampler.GuidedEpsilon(Denoise, shape, xs, 500, 1, 2, scale: 3), [2, 1, 8, 8]);
+        Assert.Equal(conditional.data<float>().ToArray(), DiffusionSampler.GuidedPrediction(Denoise, shape, xs, 500, 1, 2, scale: 1));
+        var guided = tensor(DiffusionSampler.GuidedPrediction(Denoise, shape, xs, 500, 1, 2, scale: 3), [2, 1, 8, 8]);
         Parity.ParityAssert.Close("guided eps", unconditional + 3 * (conditional - unconditional), guided, Parity.Tolerance.Reduction);
         Assert.True((conditional - unconditional).abs().max().item<float>() > 1e-3, "the class changes the prediction");
     }
 
-    [Fact]
-    public void Onnx_runtime_sampling_gives_the_torchsharp_images()
+    [Theory]
+    [InlineData(PredictionTarget.Epsilon)]
+    [InlineData(PredictionTarget.Velocity)]
+    public void Onnx_runtime_sampling_gives_the_torchsharp_images(PredictionTarget prediction)
     {
         using var scope = NewDisposeScope();
-        var model = Model();
+        var model = Model(prediction: prediction);
         using var onnx = new OnnxDiTGenerator(DiTOnnx.Export(model));
         var torch = new DiTGenerator(model);
         Assert.Equal((3, DiffusionSchedule.Default), (onnx.Classes, onnx.Schedule));

@@ -1,4 +1,5 @@
 using Microsoft.ML.MixtureHeads.Datasets;
+using Microsoft.ML.MixtureHeads.Diffusion;
 using Microsoft.ML.MixtureHeads.Generation;
 using Microsoft.ML.MixtureHeads.Layers;
 using Microsoft.ML.MixtureHeads.Models;
@@ -10,7 +11,7 @@ namespace Microsoft.ML.MixtureHeads.Tests.Training;
 
 /// <summary>
 /// Denoiser training on the shared loop, on 320 real Fashion-MNIST images with a tiny MoH-DiT (16 tokens of 7 x 7):
-/// the epsilon loss falls, the EMA weights differ from the trained ones and are what the result hands out for
+/// the loss on the configured target falls, the EMA weights differ from the trained ones and are what the result hands out for
 /// sampling, cancellation and the time budget return a usable model, and bad data is a typed error naming the row.
 /// </summary>
 public sealed class DiTTrainingTests
@@ -34,7 +35,7 @@ public sealed class DiTTrainingTests
     };
 
     [Fact]
-    public void The_noise_prediction_loss_falls_and_sampling_gets_the_ema_weights()
+    public void The_denoising_loss_falls_and_sampling_gets_the_ema_weights()
     {
         using var scope = NewDisposeScope();
         var (images, labels) = FashionMnist(320);
@@ -47,7 +48,8 @@ public sealed class DiTTrainingTests
 
         var epochs = result.Summary.Epochs;
         Assert.Equal(4, epochs.Count);
-        // A fresh DiT predicts eps = 0, whose MSE is E[eps^2] = 1; 32 steps take it to about 0.57.
+        // A fresh DiT predicts 0, so its loss starts at the target's mean square (v: abar + (1 - abar) E[x_0^2], near 1 for
+        // these mostly black images); 32 steps take it well below.
         Assert.True(epochs[^1].ValidationLoss < 0.65 && epochs[^1].ValidationLoss < epochs[0].ValidationLoss,
             $"validation loss per epoch: {string.Join(", ", epochs.Select(e => e.ValidationLoss))}");
         Assert.All(epochs, e => Assert.True(e.BalanceLoss > 0, "MoH blocks report their balance loss"));
@@ -60,6 +62,31 @@ public sealed class DiTTrainingTests
         var fromEma = new DiTGenerator(result.Ema).Generate(label: 1, count: 2, steps: 5, guidance: 2, seed: 4);
         var fromRaw = new DiTGenerator(model).Generate(label: 1, count: 2, steps: 5, guidance: 2, seed: 4);
         Assert.NotEqual(fromEma[0].Pixels, fromRaw[0].Pixels);
+    }
+
+    [Theory]
+    [InlineData(PredictionTarget.Epsilon)]
+    [InlineData(PredictionTarget.Velocity)]
+    public void The_loss_regresses_the_configured_target(PredictionTarget prediction)
+    {
+        // A fresh DiT outputs exactly 0 (zero output layer), so its loss is the mean square of the target; the same
+        // generator seed redraws the objective's t and eps.
+        using var scope = NewDisposeScope();
+        var (images, labels) = FashionMnist(8);
+        var config = Tiny with { Prediction = prediction };
+        var schedule = DiffusionSchedule.Default;
+        var objective = new DenoisingObjective(new DenoiserWithEma(new MoHDiT(config)), schedule, classDropout: 0, emaDecay: 0.9);
+        var batch = new ClassificationBatch(HostTensor.Of(images.SelectMany(i => i).ToArray(), [8, 1, 28, 28]), labels.Select(l => (long)l).ToArray());
+        using var generator = new Generator(5);
+        var loss = objective.Compute(batch, CPU, generator).Loss.item<float>();
+
+        using var replay = new Generator(5);
+        var t = randint(0, schedule.Steps, [8], generator: replay);
+        var noise = randn([8, 1, 28, 28], generator: replay);
+        var x0 = tensor(images.SelectMany(i => i).ToArray(), [8, 1, 28, 28]) * 2 - 1;
+        var abar = tensor(t.data<long>().ToArray().Select(step => (float)schedule.AlphaCumprod((int)step)).ToArray()).view(8, 1, 1, 1);
+        var target = prediction == PredictionTarget.Epsilon ? noise : abar.sqrt() * noise - (1 - abar).sqrt() * x0;
+        Assert.Equal(target.pow(2).mean().item<float>(), loss, 1e-5f);
     }
 
     [Fact]

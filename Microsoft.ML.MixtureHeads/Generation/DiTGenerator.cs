@@ -24,7 +24,7 @@ public sealed class DiTGenerator
         _model = model;
         Schedule = schedule ?? DiffusionSchedule.Default;
         var config = model.Config;
-        _shape = new DenoiserShape(config.Channels, config.ImageSize, config.ImageSize, config.Classes);
+        _shape = new DenoiserShape(config.Channels, config.ImageSize, config.ImageSize, config.Classes, config.Prediction);
     }
 
     /// <summary>The noise schedule.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.ML.MixtureHeads.Diffusion;
 using Microsoft.ML.MixtureHeads.Layers;
 
 namespace Microsoft.ML.MixtureHeads.Models;
@@ -5,7 +6,8 @@ namespace Microsoft.ML.MixtureHeads.Models;
 /// <summary>
 /// Everything that defines a <see cref="MoHDiT"/> (a class-conditional diffusion transformer, DiT with MoH attention):
 /// the shared transformer settings plus image size, channels, patch size, class count and the timestep embedding width.
-/// It predicts the noise epsilon only (DiT's <c>learn_sigma</c> is off), so its output has the input's channels.
+/// It predicts the noise or the velocity (<see cref="Prediction"/>; DiT's <c>learn_sigma</c> is off), so its output
+/// has the input's channels.
 /// Saved as JSON inside every exported denoiser.
 /// </summary>
 public sealed record DiTConfig : TransformerConfig
@@ -21,6 +23,13 @@ public sealed record DiTConfig : TransformerConfig
 
     /// <summary>Number of classes; the label embedding has one more row, the null class of classifier-free guidance. Default 10.</summary>
     public int Classes { get; init; } = 10;
+
+    /// <summary>
+    /// What the network outputs and training regresses. Default Velocity: DiT's Epsilon needs hundreds of thousands of
+    /// steps before its large-t predictions are precise enough to sample from; at our few thousand it samples noise
+    /// (measured in docs/decisions.md).
+    /// </summary>
+    public PredictionTarget Prediction { get; init; } = PredictionTarget.Velocity;
 
     /// <summary>Width of the sinusoidal timestep features fed to the timestep MLP (DiT: 256). Default 256.</summary>
     public int FrequencyEmbeddingSize { get; init; } = 256;

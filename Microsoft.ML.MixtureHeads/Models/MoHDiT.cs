@@ -16,7 +16,7 @@ public sealed record DiTInput(Tensor X, Tensor Timesteps, Tensor Labels);
 /// A class-conditional diffusion transformer (DiT, Peebles and Xie 2023) whose attention is Mixture-of-Head attention,
 /// as the official MoH-DiT <c>models.py</c>: patchify, fixed 2-D sin-cos positions, c = timestep embedding + label
 /// embedding (with a null class for classifier-free guidance), blocks conditioned adaLN-Zero style, a final adaLN +
-/// linear layer, unpatchify. Predicts the noise epsilon ([B, C, H, W]; <c>learn_sigma</c> off). Weights start as
+/// linear layer, unpatchify. Predicts the noise epsilon or the velocity, as <see cref="DiTConfig.Prediction"/> says ([B, C, H, W]; <c>learn_sigma</c> off). Weights start as
 /// DiT's <c>initialize_weights</c>: xavier-uniform linears (MoH routers included), N(0, 0.02) label table and timestep
 /// MLP, zero modulation and zero output layer. Parameter names follow the official code: <c>x_embedder</c>,
 /// <c>t_embedder</c>, <c>y_embedder</c>, <c>blocks</c>, <c>final_layer</c>.
@@ -68,7 +68,7 @@ public sealed class MoHDiT : MixtureHeadsNetwork<DiTInput, DiTConfig>
     }
 
     /// <summary>The predicted noise for <paramref name="input"/>.</summary>
-    /// <returns>Output: epsilon [B, C, H, W]; the balance loss (training, routed heads); every block's head gates.</returns>
+    /// <returns>Output: the prediction (epsilon or v) [B, C, H, W]; the balance loss (training, routed heads); every block's head gates.</returns>
     /// <exception cref="ArgumentException">An input has the wrong shape or type (the message names it).</exception>
     public override NetworkOutput forward(DiTInput input)
     {
@@ -93,7 +93,7 @@ public sealed class MoHDiT : MixtureHeadsNetwork<DiTInput, DiTConfig>
     }
 
     /// <summary>Declares the inputs <c>x</c> (float [batch, C, H, W]), <c>t</c> (float [batch]) and <c>y</c> (int64 [batch]),
-    /// named by <paramref name="inputNames"/> in that order, and emits the eval-mode forward; returns epsilon [batch, C, H, W].</summary>
+    /// named by <paramref name="inputNames"/> in that order, and emits the eval-mode forward; returns the prediction [batch, C, H, W].</summary>
     public override string EmitOnnx(OnnxGraphBuilder graph, params string[] inputNames)
     {
         if (inputNames is not [var xName, var tName, var yName])

@@ -6,10 +6,10 @@ using Microsoft.ML.MixtureHeads.Onnx;
 namespace Microsoft.ML.MixtureHeads.Persistence;
 
 /// <summary>
-/// Saves a <see cref="MoHDiT"/> as an ONNX denoiser graph (inputs x, t, y; output epsilon) that
+/// Saves a <see cref="MoHDiT"/> as an ONNX denoiser graph (inputs x, t, y; output the noise or velocity prediction) that
 /// <see cref="OnnxDiTGenerator"/> in the scoring package samples from without TorchSharp. Besides every weight under
 /// its TorchSharp name, the metadata holds the model kind and config (as every exported model), the image size, the
-/// class count and the noise schedule.
+/// class count, the prediction target and the noise schedule.
 /// </summary>
 public static class DiTOnnx
 {
@@ -24,8 +24,8 @@ public static class DiTOnnx
         model.eval();
         try
         {
-            string epsilon = model.EmitOnnx(graph, DiTDenoiserGraph.X, DiTDenoiserGraph.Timesteps, DiTDenoiserGraph.Labels);
-            graph.Output(epsilon, DiTDenoiserGraph.Epsilon, OnnxElementType.Float, "batch", config.Channels, config.ImageSize, config.ImageSize);
+            string prediction = model.EmitOnnx(graph, DiTDenoiserGraph.X, DiTDenoiserGraph.Timesteps, DiTDenoiserGraph.Labels);
+            graph.Output(prediction, DiTDenoiserGraph.Prediction, OnnxElementType.Float, "batch", config.Channels, config.ImageSize, config.ImageSize);
         }
         finally
         {
@@ -38,6 +38,7 @@ public static class DiTOnnx
         Set(DiTDenoiserGraph.ChannelsKey, config.Channels);
         Set(DiTDenoiserGraph.ImageSizeKey, config.ImageSize);
         Set(DiTDenoiserGraph.ClassesKey, config.Classes);
+        graph.SetMetadata(DiTDenoiserGraph.PredictionKey, config.Prediction.ToString());
         Set(DiTDenoiserGraph.ScheduleStepsKey, schedule.Steps);
         graph.SetMetadata(DiTDenoiserGraph.BetaStartKey, schedule.BetaStart.ToString("R", CultureInfo.InvariantCulture));
         graph.SetMetadata(DiTDenoiserGraph.BetaEndKey, schedule.BetaEnd.ToString("R", CultureInfo.InvariantCulture));

@@ -28,8 +28,9 @@ internal sealed class DenoiserWithEma : nn.Module
 
 /// <summary>
 /// DDPM's simple loss, as DiT trains: for images x_0 scaled to [-1, 1], a uniform timestep t, noise eps and
-/// x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, the mean squared error of the predicted eps (the loop adds the
-/// weighted MoH balance loss). In training each label is replaced by the null class with probability
+/// x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, the mean squared error of the predicted eps, or of the predicted
+/// v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0 when the config's <see cref="DiTConfig.Prediction"/> says so (the loop
+/// adds the weighted MoH balance loss). In training each label is replaced by the null class with probability
 /// <paramref name="classDropout"/> (for classifier-free guidance); validation keeps the labels and draws t and eps from
 /// the loop's fixed validation generator, so its loss is comparable across epochs. After every step the EMA weights move.
 /// </summary>
@@ -63,7 +64,8 @@ internal sealed class DenoisingObjective(DenoiserWithEma networks, DiffusionSche
         var abar = _alphasCumprod.index_select(0, t).view(rows, 1, 1, 1);
         var xt = abar.sqrt().mul(x0).Plus(abar.neg().Plus(1.0).sqrt().mul(noise));           // q(x_t | x_0)
         var output = model.call(new DiTInput(xt.to(device), t.to(ScalarType.Float32).to(device), labels.to(device)));
-        var loss = F.mse_loss(output.Output, noise.to(device));
+        var target = config.Prediction == PredictionTarget.Velocity ? abar.sqrt().mul(noise).sub(abar.neg().Plus(1.0).sqrt().mul(x0)) : noise;
+        var loss = F.mse_loss(output.Output, target.to(device));
         return new ObjectiveResult(loss, output.BalanceLoss, output.HeadGates, rows, rows, Correct: null);
     }
 

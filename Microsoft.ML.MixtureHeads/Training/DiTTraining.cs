@@ -29,11 +29,11 @@ public sealed class DiTTrainingOptions : TrainerOptionsBase
 }
 
 /// <summary>How denoiser training ended.</summary>
-/// <param name="Summary">The loop's summary; its losses are the epsilon MSE (validation too, at fixed noise draws).</param>
+/// <param name="Summary">The loop's summary; its losses are the MSE of the config's prediction target (validation too, at fixed noise draws).</param>
 /// <param name="Ema">The EMA of the trained weights, a new model the caller owns: generate from this one.</param>
 public sealed record DiTTrainingResult(TrainingSummary Summary, MoHDiT Ema);
 
-/// <summary>Trains a <see cref="MoHDiT"/> to denoise class-labelled images (epsilon prediction, DDPM schedule) on the shared loop.</summary>
+/// <summary>Trains a <see cref="MoHDiT"/> to denoise class-labelled images (velocity or epsilon prediction, DDPM schedule) on the shared loop.</summary>
 public static class DiTTraining
 {
     /// <summary>

@@ -1,3 +1,5 @@
+using Microsoft.ML.MixtureHeads.Diffusion;
+using Microsoft.ML.MixtureHeads.Models;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.MixtureHeads.Benchmarks;
@@ -20,6 +22,27 @@ public static class DiffusionQuality
         var traceRoot = linalg.eigvalsh((middle + middle.T) / 2).clamp_min(0).sqrt().sum();
         var distance = (muA - muB).pow(2).sum() + covA.trace() + covB.trace() - 2 * traceRoot;
         return distance.item<double>();
+    }
+
+    /// <summary>
+    /// The mean squared error of the clean image a denoiser implies at timestep <paramref name="t"/>: real images x_0
+    /// [N, C, H, W] in [-1, 1] are noised to x_t (noise from <paramref name="seed"/>), and x_0 is recovered from the
+    /// prediction as the sampler does (clipped to [-1, 1]). A model that knew only the data's mean would score its
+    /// variance; errors in epsilon are magnified by sqrt(1 - abar_t) / sqrt(abar_t) here.
+    /// </summary>
+    public static double CleanImageError(MoHDiT model, DiffusionSchedule schedule, Tensor x0, Tensor labels, int t, int seed)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        model.eval();
+        double abar = schedule.AlphaCumprod(t);
+        var noise = randn(x0.shape, generator: new Generator((ulong)seed));
+        var xt = x0 * Math.Sqrt(abar) + noise * Math.Sqrt(1 - abar);
+        var prediction = model.forward(new DiTInput(xt, full(x0.shape[0], (float)t), labels)).Output;
+        var estimate = model.Config.Prediction == PredictionTarget.Velocity
+            ? xt * Math.Sqrt(abar) - prediction * Math.Sqrt(1 - abar)                      // x_0 = sqrt(abar) x_t - sqrt(1 - abar) v
+            : (xt - prediction * Math.Sqrt(1 - abar)) / Math.Sqrt(abar);                  // x_0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar)
+        return (estimate.clamp(-1, 1) - x0).pow(2).mean().item<float>();
     }
 
     private static (Tensor Mean, Tensor Covariance) Moments(Tensor features)

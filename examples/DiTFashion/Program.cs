@@ -46,7 +46,7 @@ var result = DiTTraining.Train(model, images, labels, options);
 var epochs = result.Summary.Epochs;
 if (epochs.Count == 0) Console.WriteLine("The time budget ended training inside the first epoch: no validation loss yet.");
 else Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"validation eps MSE after epoch 1 {epochs[0].ValidationLoss:F4}, after epoch {epochs.Count} {epochs[^1].ValidationLoss:F4}"));
+    $"validation loss ({config.Prediction} MSE) after epoch 1 {epochs[0].ValidationLoss:F4}, after epoch {epochs.Count} {epochs[^1].ValidationLoss:F4}"));
 
 // Generate from the EMA weights: DDIM, classifier-free guidance.
 using var ema = result.Ema;

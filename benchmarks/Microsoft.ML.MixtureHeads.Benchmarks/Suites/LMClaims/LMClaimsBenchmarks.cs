@@ -20,7 +20,7 @@ public sealed class LMClaimsBenchmarks : IBenchmarkSuite
         var clock = Stopwatch.StartNew();
         bool quick = settings.Quick;
         int[] seeds = quick ? [1] : [1, 2, 3];
-        int steps = quick ? 12 : 300, continueSteps = quick ? 8 : 150;
+        int steps = quick ? 12 : 150, continueSteps = quick ? 8 : 75;   // full: about 1.5 hours on the idle 2-core machine
         int[] labelCounts = quick ? [200] : [200, 1000];
         string docs = Path.Combine(settings.RepositoryRoot, "docs");
         string output = quick ? Directory.CreateTempSubdirectory("lm-claims-").FullName : docs;
