@@ -22,7 +22,7 @@ public sealed partial class DiTFashionExampleTests
         var losses = Loss().Match(output);
         Assert.True(losses.Success, $"no validation losses in:\n{output}");
         double first = Number(losses.Groups["first"].Value), last = Number(losses.Groups["last"].Value);
-        Assert.True(last < first && last < 1, $"validation eps MSE {first} -> {last} (a fresh DiT scores 1)");
+        Assert.True(last < first && last < 1, $"validation loss {first} -> {last} (a fresh DiT scores about 1)");
 
         using var grid = SKBitmap.Decode(Path.Combine(folder, "dit-grid.png"));
         Assert.Equal((4 * 28 + 3 * 2, 10 * 28 + 9 * 2), (grid.Width, grid.Height));   // 4 per class, a row per class, 2-pixel gaps
@@ -32,6 +32,6 @@ public sealed partial class DiTFashionExampleTests
 
     private static double Number(string text) => double.Parse(text.Replace(',', '.'), NumberStyles.Float, CultureInfo.InvariantCulture);
 
-    [GeneratedRegex(@"validation eps MSE after epoch 1 (?<first>[0-9.]+), after epoch \d+ (?<last>[0-9.]+)")]
+    [GeneratedRegex(@"validation loss \(\w+ MSE\) after epoch 1 (?<first>[0-9.]+), after epoch \d+ (?<last>[0-9.]+)")]
     private static partial Regex Loss();
 }

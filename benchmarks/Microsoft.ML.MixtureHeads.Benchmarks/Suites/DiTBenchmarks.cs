@@ -65,7 +65,7 @@ public sealed class DiTBenchmarks : IBenchmarkSuite
         using var probeImages = tensor(firstHalf.SelectMany(i => poolImages[i]).Select(v => v / 127.5f - 1).ToArray(), [firstHalf.Count, 1, 28, 28]);
         using var probeLabels = tensor(firstHalf.Select(i => (long)realPool.Label(i)).ToArray());
         using var pixelVariance = probeImages.var();
-        var errors = new BenchTable($"Clean-image error by timestep: MSE of the x_0 each EMA denoiser implies for {firstHalf.Count:N0} noised real test images (pixels in [-1, 1]; the pixel variance, {pixelVariance.item<float>():F3}, is what a model that knew only the mean image would score)",
+        var errors = new BenchTable($"Clean-image error by timestep: MSE of the x_0 each EMA denoiser implies for {firstHalf.Count:N0} noised real test images (pixels in [-1, 1]; the variance of all their pixels, {pixelVariance.item<float>():F3}, is what predicting one constant grey would score)",
             ["architecture", "target", .. probeSteps.Select(t => $"t = {t}")]);
         foreach (var (name, prediction) in Variants)
         {
