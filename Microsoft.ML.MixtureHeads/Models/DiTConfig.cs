@@ -25,9 +25,9 @@ public sealed record DiTConfig : TransformerConfig
     public int Classes { get; init; } = 10;
 
     /// <summary>
-    /// What the network outputs and training regresses. Default Velocity: DiT's Epsilon needs hundreds of thousands of
-    /// steps before its large-t predictions are precise enough to sample from; at our few thousand it samples noise
-    /// (measured in docs/decisions.md).
+    /// What the network outputs and training regresses. Default Velocity: an Epsilon model (DiT's choice, trained there
+    /// for 400K+ steps) sampled noise after the ~600 steps our bench affords, a Velocity model garments
+    /// (docs/decisions.md).
     /// </summary>
     public PredictionTarget Prediction { get; init; } = PredictionTarget.Velocity;
 
