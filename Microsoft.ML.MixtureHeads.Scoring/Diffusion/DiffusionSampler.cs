@@ -8,7 +8,7 @@ namespace Microsoft.ML.MixtureHeads.Diffusion;
 internal delegate float[] Denoiser(float[] x, float[] t, long[] y, int rows);
 
 /// <summary>The image a denoiser works on, its class count (the null class is <see cref="Classes"/>) and what it predicts.</summary>
-internal sealed record DenoiserShape(int Channels, int Height, int Width, int Classes, PredictionTarget Prediction = PredictionTarget.Epsilon)
+internal sealed record DenoiserShape(int Channels, int Height, int Width, int Classes, PredictionTarget Prediction)
 {
     public int Pixels => Channels * Height * Width;
 }

@@ -77,7 +77,7 @@ public sealed class DiTGeneratorTests
     {
         using var scope = NewDisposeScope();
         var model = Model();
-        var shape = new DenoiserShape(1, 8, 8, 3);
+        var shape = new DenoiserShape(1, 8, 8, 3, PredictionTarget.Epsilon);
         var x = randn(2, 1, 8, 8);
         float[] Denoise(float[] xs, float[] t, long[] y, int rows)
         {

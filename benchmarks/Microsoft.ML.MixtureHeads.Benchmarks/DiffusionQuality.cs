@@ -27,8 +27,8 @@ public static class DiffusionQuality
     /// <summary>
     /// The mean squared error of the clean image a denoiser implies at timestep <paramref name="t"/>: real images x_0
     /// [N, C, H, W] in [-1, 1] are noised to x_t (noise from <paramref name="seed"/>), and x_0 is recovered from the
-    /// prediction as the sampler does (clipped to [-1, 1]). A model that knew only the data's mean would score its
-    /// variance; errors in epsilon are magnified by sqrt(1 - abar_t) / sqrt(abar_t) here.
+    /// prediction as the sampler does (clipped to [-1, 1]). Predicting one constant at the pixels' mean would score the
+    /// variance of all pixels; errors in epsilon are magnified by sqrt(1 - abar_t) / sqrt(abar_t) here.
     /// </summary>
     public static double CleanImageError(MoHDiT model, DiffusionSchedule schedule, Tensor x0, Tensor labels, int t, int seed)
     {

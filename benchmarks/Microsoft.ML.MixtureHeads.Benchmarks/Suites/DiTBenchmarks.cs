@@ -70,7 +70,8 @@ public sealed class DiTBenchmarks : IBenchmarkSuite
         foreach (var (name, prediction) in Variants)
         {
             var config = ModelRegistry.Get<DiTConfig>(name) with { Prediction = prediction };
-            string label = prediction == PredictionTarget.Velocity ? name : $"{name}-{prediction.ToString().ToLowerInvariant()}";
+            bool velocity = prediction == PredictionTarget.Velocity;
+            string target = velocity ? "v" : "eps", label = velocity ? name : $"{name}-{prediction.ToString().ToLowerInvariant()}";
             manual_seed(1);
             using var model = new MoHDiT(config);
             var options = new DiTTrainingOptions
@@ -83,7 +84,7 @@ public sealed class DiTBenchmarks : IBenchmarkSuite
             var trainTime = clock.Elapsed;
             using var ema = result.Ema;
 
-            errors.Add([name, prediction == PredictionTarget.Velocity ? "v" : "eps",
+            errors.Add([name, target,
                 .. probeSteps.Select(t => (object)DiffusionQuality.CleanImageError(ema, options.Schedule, probeImages, probeLabels, t, seed: 11 + t))]);
 
             var generator = new DiTGenerator(ema);
@@ -97,7 +98,7 @@ public sealed class DiTBenchmarks : IBenchmarkSuite
             var generatedPixels = generated.Select(g => g.Pixels.Select(p => p * 255f).ToArray()).ToList();
             var generatedFeatures = Features(classifier, generatedPixels, out var predicted);
             double consistency = predicted.Zip(generated).Count(p => p.First == p.Second.Label) / (double)generated.Count;
-            table.Add(name, prediction == PredictionTarget.Velocity ? "v" : "eps", $"{config.ActiveHeadPercentOverall}%", $"{model.parameters().Sum(p => p.numel()) / 1e6:F2}M",
+            table.Add(name, target, $"{config.ActiveHeadPercentOverall}%", $"{model.parameters().Sum(p => p.numel()) / 1e6:F2}M",
                 result.Summary.Epochs[^1].ValidationLoss ?? double.NaN, $"{consistency:P1}", FrechetOf(realFeatures, generatedFeatures), $"{trainTime:mm\\:ss}", imagesPerSecond);
         }
         table.Notes.Add($"Judge: moh_vit_tiny_75 trained by MoHImageClassifier here, {classifierAccuracy:P2} accuracy on the 10,000 test images; " +

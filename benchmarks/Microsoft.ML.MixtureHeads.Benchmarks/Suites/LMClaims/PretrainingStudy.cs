@@ -63,7 +63,7 @@ internal static class PretrainingStudy
                         using var fresh = LMRecipe.Create(pretrained.Config, seed);
                         CausalLMCheckpoint.Save(fresh, folder);
                     }
-                    // Both learning rates are set, so the trainer's lower default for pretrained starts does not apply.
+                    // Both learning rates are pinned, so each row trains at its own rate whatever the trainer's defaults for pretrained starts.
                     var fitted = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.MoHTextClassification(new MoHTextClassificationTrainer.Options
                     {
                         TextColumnName = nameof(Mail.Text), LanguageModelCheckpoint = folder, Epochs = Epochs(labels), BatchSize = 16,
