@@ -44,6 +44,8 @@ public sealed class MoHAttentionOnnxTests
         ["Learned K = E"] = new(Learned(48, 6, 2, 4)),
         ["Learned head_dim != C/H"] = new(Learned(40, 4, 2, 1, headDim: 12)),
         ["Learned typical"] = new(Typical),
+        ["Learned without two-stage routing"] = new(Typical with { TwoStageRouting = false }),
+        ["Learned without two-stage routing, shared = 1, half the routed heads"] = new(Learned(48, 6, 1, 2) with { TwoStageRouting = false }),
         ["Learned without biases"] = new(Typical with { QkvBias = false, ProjBias = false }),
         ["Learned BitLinear projections"] = new(Typical with { Linear = LinearKind.BitLinear }),
         ["Learned causal"] = new(Typical with { Causal = true }),

@@ -41,6 +41,8 @@ public sealed class MoHAttentionParityTests
         new("causal", Typical with { Causal = true }),
         new("key padding", Typical, KeyPadding: true),
         new("causal + key padding", Typical with { Causal = true }, Batch: 3, KeyPadding: true),
+        new("without two-stage routing", Typical with { TwoStageRouting = false }),
+        new("without two-stage routing, shared = 1", Learned(48, 6, 1, 2) with { TwoStageRouting = false }),
     ]);
 
     [Fact]
@@ -92,7 +94,7 @@ public sealed class MoHAttentionParityTests
         {
             ["heads"] = o.Heads, ["shared"] = o.SharedHeads, ["topk"] = o.RoutedTopK, ["head_dim"] = o.ResolvedHeadDim,
             ["routing"] = o.Routing switch { HeadRouting.Learned => "learned", HeadRouting.ParameterFree => "parameter_free", _ => "dense" },
-            ["causal"] = o.Causal, ["training"] = true, ["rotary"] = c.Rotary, ["rotary_theta"] = RotaryTheta,
+            ["two_stage"] = o.TwoStageRouting, ["causal"] = o.Causal, ["training"] = true, ["rotary"] = c.Rotary, ["rotary_theta"] = RotaryTheta,
         };
         var inputs = new Dictionary<string, Tensor> { ["x"] = x, ["grad_y"] = gradY };
         if (padding is not null) inputs["key_padding"] = padding.to(ScalarType.Int64);

@@ -49,6 +49,7 @@ public sealed class MoHAttentionTests
         { Typical, ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias", "wg.weight", "wg_0.weight", "wg_1.weight"] },
         { Typical with { SharedHeads = 0 }, ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias", "wg.weight"] },
         { Typical with { SharedHeads = 1 }, ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias", "wg.weight", "wg_0.weight"] },
+        { Typical with { TwoStageRouting = false }, ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias", "wg.weight", "wg_1.weight"] },
         { Typical with { SharedHeads = 8, RoutedTopK = 0 }, ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias", "wg_1.weight"] },
         { Typical with { Routing = HeadRouting.ParameterFree, QkvBias = false }, ["qkv.weight", "proj.weight", "proj.bias"] },
         { Typical with { Linear = LinearKind.BitLinear }, ["qkv.weight", "proj.weight", "wg.weight", "wg_0.weight", "wg_1.weight"] },

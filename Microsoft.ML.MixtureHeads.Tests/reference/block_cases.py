@@ -1,4 +1,5 @@
 """Reference cases for the model-level building blocks (written from the PyTorch docs)."""
+import torch
 import torch.nn.functional as F
 
 from cases_registry import case, grads_of, leaves
@@ -6,17 +7,32 @@ from cases_registry import case, grads_of, leaves
 
 @case("conv_stem")
 def conv_stem(s, t):
-    """3x3 padding-1 convolutions (the first stride 1, the rest stride 2), GELU between them, then [B, C, h, w] -> [B, h*w, C]."""
-    names = [n for n in t if n.startswith("convs.")]
+    """3x3 padding-1 convolutions (the first stride 1, the rest stride 2), GELU between them, then [B, C, h, w] -> [B, h*w, C].
+    With s["batch_norm"], torch's BatchNorm2d (momentum 0.1, eps 1e-5) before each GELU: training normalises with the
+    batch statistics and moves the running ones ("running/norms.{i}.running_mean|var" after the step); "y_eval" is the
+    forward that then uses the running statistics."""
+    names = [n for n in t if n.startswith("convs.") or (n.startswith("norms.") and not n.endswith(("running_mean", "running_var")))]
     p = leaves(t, ["x"] + names)
-    x = p["x"]
-    layers = s["layers"]
-    for i in range(layers):
-        x = F.conv2d(x, p[f"convs.{i}.weight"], p[f"convs.{i}.bias"], stride=1 if i == 0 else 2, padding=1)
-        if i < layers - 1:
-            x = F.gelu(x)
-    y = x.flatten(2).transpose(1, 2)
-    return {"y": y, **grads_of((y * t["grad_y"]).sum(), p)}
+    layers, batch_norm = s["layers"], s.get("batch_norm", False)
+    running = {n: t[n].clone() for n in t if n.endswith(("running_mean", "running_var"))}
+
+    def forward(x, training):
+        for i in range(layers):
+            x = F.conv2d(x, p[f"convs.{i}.weight"], p[f"convs.{i}.bias"], stride=1 if i == 0 else 2, padding=1)
+            if i < layers - 1:
+                if batch_norm:
+                    x = F.batch_norm(x, running[f"norms.{i}.running_mean"], running[f"norms.{i}.running_var"],
+                                     p[f"norms.{i}.weight"], p[f"norms.{i}.bias"], training=training, momentum=0.1, eps=1e-5)
+                x = F.gelu(x)
+        return x.flatten(2).transpose(1, 2)
+
+    y = forward(p["x"], training=True)
+    out = {"y": y, **grads_of((y * t["grad_y"]).sum(), p)}
+    if batch_norm:
+        out.update({f"running/{n}": v for n, v in running.items()})
+        with torch.no_grad():
+            out["y_eval"] = forward(p["x"], training=False)
+    return out
 
 
 def modulate(x, shift, scale):

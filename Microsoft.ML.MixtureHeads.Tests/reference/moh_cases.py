@@ -3,7 +3,8 @@ style of the official ViT/DiT/LLaMA3 code, never from our C#. PyTorch 1.13 has n
 attention is written out by hand.
 
 Settings of a "moh_attention" case:
-    heads, shared, topk, head_dim, routing ("dense" | "learned" | "parameter_free"), causal, training,
+    heads, shared, topk, head_dim, routing ("dense" | "learned" | "parameter_free"), two_stage (learned routing with
+    shared and routed heads: whether wg_0 mixes the groups; false is the paper's Table 5 ablation), causal, training,
     rotary (bool), rotary_theta.
 Inputs: x [B, N, C], grad_y [B, N, C], optional key_padding [B, N] (1 = real token), and every parameter under its
 state-dict name (qkv.weight, qkv.bias, proj.weight, proj.bias, wg.weight, wg_0.weight, wg_1.weight).
@@ -68,6 +69,8 @@ def learned_gates(s, p, x_flat, B, N, real_tokens, training):
         shared_gates = F.softmax(F.linear(x_flat, p["wg_1.weight"]), dim=1).reshape(B, N, shared) * shared
     elif shared == 1:
         shared_gates = torch.ones(B, N, 1)
+    if top_k > 0 and shared > 0 and not s.get("two_stage", True):
+        return torch.cat([shared_gates, routed_gates], dim=2), l_aux              # the paper's ablation: no wg_0
     if top_k > 0 and shared > 0:
         w0 = F.softmax(F.linear(x_flat, p["wg_0.weight"]), dim=1).reshape(B, N, 2) * 2
         shared_gates = torch.einsum("bn,bne->bne", w0[:, :, 0], shared_gates)

@@ -11,13 +11,17 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// between them, as in TransNeXt (the MoH-ViT backbone) and hybrid ViTs ("early convolutions help transformers see
 /// better"). With patch size p = 2^n it gives the same token grid as <see cref="PatchEmbedding"/>
 /// ([B, C, H, W] -> [B, (H/p)(W/p), dim]) but trains far faster on small data. Widths double up to <c>dim</c>: for
-/// p = 4, C -> dim/4 -> dim/2 -> dim (why, measured: docs/decisions.md).
-/// Parameters: <c>convs.{i}.weight</c>, <c>convs.{i}.bias</c>.
+/// p = 4, C -> dim/4 -> dim/2 -> dim (why, measured: docs/decisions.md). With batch normalisation, each convolution
+/// but the last is followed by <see cref="ExportableBatchNorm2d"/> before its GELU, as in that paper's stem.
+/// Parameters: <c>convs.{i}.weight</c>, <c>convs.{i}.bias</c>, and with batch normalisation <c>norms.{i}.*</c>.
 /// </summary>
 public sealed class ConvStem : ExportableModule
 {
     /// <summary>The convolutions, first (stride 1) to last.</summary>
     public readonly ModuleList<ExportableConv2d> convs;
+
+    /// <summary>The batch normalisations after every convolution but the last, or null without.</summary>
+    public readonly ModuleList<ExportableBatchNorm2d>? norms;
 
     /// <summary>Input channels.</summary>
     public int InChannels { get; }
@@ -25,9 +29,9 @@ public sealed class ConvStem : ExportableModule
     /// <summary>Total stride (a power of two).</summary>
     public int PatchSize { get; }
 
-    /// <summary>Builds the stem.</summary>
+    /// <summary>Builds the stem, with batch normalisation between the convolutions when <paramref name="batchNorm"/> is set.</summary>
     /// <exception cref="ArgumentException">patchSize is not a power of two of at least 2, or dim is not divisible by patchSize.</exception>
-    public ConvStem(int inChannels, int dim, int patchSize) : base(nameof(ConvStem))
+    public ConvStem(int inChannels, int dim, int patchSize, bool batchNorm = false) : base(nameof(ConvStem))
     {
         if (inChannels < 1) throw new ArgumentException($"inChannels must be at least 1, got {inChannels}.", nameof(inChannels));
         if (patchSize < 2 || (patchSize & (patchSize - 1)) != 0)
@@ -41,6 +45,7 @@ public sealed class ConvStem : ExportableModule
         for (int i = halvings - 1; i >= 0; i--)
             stages.Add(new ExportableConv2d(dim >> (i + 1), dim >> i, kernelSize: 3, stride: 2, padding: 1));   // ..., dim/2, dim
         convs = new ModuleList<ExportableConv2d>(stages.ToArray());
+        if (batchNorm) norms = new ModuleList<ExportableBatchNorm2d>(stages.SkipLast(1).Select(c => new ExportableBatchNorm2d(c.OutChannels)).ToArray());
         RegisterComponents();
     }
 
@@ -54,7 +59,9 @@ public sealed class ConvStem : ExportableModule
         for (int i = 0; i < convs.Count; i++)
         {
             x = convs[i].call(x);                                // [B, C_i, H / 2^i, W / 2^i]
-            if (i < convs.Count - 1) x = F.gelu(x);
+            if (i == convs.Count - 1) break;
+            if (norms is not null) x = norms[i].call(x);
+            x = F.gelu(x);
         }
         return x.flatten(2).transpose(1, 2);                        // [B, N, dim]
     }
@@ -66,7 +73,9 @@ public sealed class ConvStem : ExportableModule
         for (int i = 0; i < convs.Count; i++)
         {
             x = convs[i].EmitOnnx(graph, x, OnnxGraphBuilder.ParameterName(prefix, $"convs.{i}"));
-            if (i < convs.Count - 1) x = graph.Gelu(x);
+            if (i == convs.Count - 1) break;
+            if (norms is not null) x = norms[i].EmitOnnx(graph, x, OnnxGraphBuilder.ParameterName(prefix, $"norms.{i}"));
+            x = graph.Gelu(x);
         }
         return graph.Transpose(graph.Reshape(x, 0, convs[^1].weight.shape[0], -1), 0, 2, 1);
     }

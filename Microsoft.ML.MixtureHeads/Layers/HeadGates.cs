@@ -16,7 +16,8 @@ internal static class HeadGates
     /// <summary>torch.finfo(float32).eps, the clamp the official code puts under the renormalisation.</summary>
     public const double Float32Epsilon = 1.1920928955078125e-07;
 
-    /// <summary>Official ViT/DiT routing: renormalised top-k x k for routed heads, softmax x h_s for shared ones, alpha x 2 between.</summary>
+    /// <summary>Official ViT/DiT routing: renormalised top-k x k for routed heads, softmax x h_s for shared ones, alpha x 2
+    /// between (no <paramref name="wg_0"/>: the two groups as they are, the paper's ablation without two-stage routing).</summary>
     public static HeadGateValues Learned(Tensor tokens, ExportableLinear? wg, ExportableLinear? wg_0, ExportableLinear? wg_1, int sharedHeads, int topK)
     {
         // tokens: [T, C]
@@ -32,8 +33,9 @@ internal static class HeadGates
         var (selected, renormalised) = RenormalisedTopK(probabilities, topK);                // [T, E] each
         var routed = renormalised * Scalars.Of((long)topK);                                  // selected gates average 1
         if (shared is null) return new HeadGateValues(routed, probabilities, selected);
+        if (wg_0 is null) return new HeadGateValues(cat([shared, routed], 1), probabilities, selected);   // [T, H]
 
-        var alpha = softmax(wg_0!.call(tokens), 1) * Scalars.Of(2L);                      // [T, 2]
+        var alpha = softmax(wg_0.call(tokens), 1) * Scalars.Of(2L);                      // [T, 2]
         var gates = cat([shared * alpha[.., ..1], routed * alpha[.., 1..]], 1);              // [T, H]
         return new HeadGateValues(gates, probabilities, selected);
     }
@@ -91,8 +93,10 @@ internal static class HeadGates
         var total = graph.Max(graph.ReduceSum(kept, [-1], keepDims: true), graph.Scalar((float)Float32Epsilon));
         var routed = graph.Mul(graph.Div(kept, total), graph.Scalar((float)topK));                     // [..., E]
         if (sharedHeads == 0) return routed;
+        if (wg_0 is null)
+            return graph.Concat(-1, shared ?? graph.ConstantOfShape(graph.Concat(0, graph.Shape(routed, start: 0, end: -1), graph.Vector(1)), 1f), routed);
 
-        var alpha = graph.Split(graph.Mul(Router(wg_0!, "wg_0"), graph.Scalar(2f)), -1, 1, 1);         // [..., 1] twice
+        var alpha = graph.Split(graph.Mul(Router(wg_0, "wg_0"), graph.Scalar(2f)), -1, 1, 1);         // [..., 1] twice
         return graph.Concat(-1, shared is null ? alpha[0] : graph.Mul(shared, alpha[0]), graph.Mul(routed, alpha[1]));   // [..., H]
     }
 

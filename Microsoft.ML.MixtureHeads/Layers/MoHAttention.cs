@@ -55,7 +55,7 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         if (options.Routing == HeadRouting.Learned)
         {
             if (options.RoutedTopK > 0) wg = new ExportableLinear(options.Dim, options.RoutedHeads, hasBias: false) { KeepsFloat32 = true };
-            if (options.RoutedTopK > 0 && options.SharedHeads > 0) wg_0 = new ExportableLinear(options.Dim, 2, hasBias: false) { KeepsFloat32 = true };
+            if (options.RoutedTopK > 0 && options.SharedHeads > 0 && options.TwoStageRouting) wg_0 = new ExportableLinear(options.Dim, 2, hasBias: false) { KeepsFloat32 = true };
             if (options.SharedHeads > 1) wg_1 = new ExportableLinear(options.Dim, options.SharedHeads, hasBias: false) { KeepsFloat32 = true };
         }
         RegisterComponents();

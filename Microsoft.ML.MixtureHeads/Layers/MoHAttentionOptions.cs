@@ -28,6 +28,13 @@ public sealed record MoHAttentionOptions
     /// <summary>How heads are chosen and weighted. Default <see cref="HeadRouting.Dense"/> (plain multi-head attention).</summary>
     public HeadRouting Routing { get; init; } = HeadRouting.Dense;
 
+    /// <summary>
+    /// With <see cref="HeadRouting.Learned"/>, shared and routed heads: whether a third router <c>wg_0</c> weighs the
+    /// two groups per token (the paper's two-stage routing, alpha x 2). Default true. False is the paper's Table 5
+    /// ablation: the shared gates (averaging 1) and routed gates (averaging 1) are used as they are.
+    /// </summary>
+    public bool TwoStageRouting { get; init; } = true;
+
     /// <summary>Whether <c>qkv</c> has a bias. Default true. No effect with <see cref="LinearKind.BitLinear"/>, which has none.</summary>
     public bool QkvBias { get; init; } = true;
 

@@ -45,7 +45,7 @@ public sealed class MoHVisionTransformer : MixtureHeadsNetwork<Tensor, VisionTra
         int tokens = config.PatchesPerSide * config.PatchesPerSide + (config.Pooling == ImagePooling.ClassToken ? 1 : 0);
 
         patch_embed = config.Stem == ImageStem.Convolution
-            ? new ConvStem(config.Channels, config.Dim, config.PatchSize)
+            ? new ConvStem(config.Channels, config.Dim, config.PatchSize, config.StemBatchNorm)
             : new PatchEmbedding(config.Channels, config.Dim, config.PatchSize);
         if (config.Pooling == ImagePooling.ClassToken) cls_token = new Parameter(zeros(1, 1, config.Dim));
         pos_embed = new Parameter(zeros(1, tokens, config.Dim));

@@ -40,6 +40,10 @@ public abstract record TransformerConfig : ModelConfig
     /// <summary>Full precision or BitNet b1.58 projections in attention and dense feed-forward layers. Default dense.</summary>
     public LinearKind Linear { get; init; } = LinearKind.Dense;
 
+    /// <summary>Whether a router weighs shared against routed heads per token (MoH's two-stage routing). Default true;
+    /// false is the paper's ablation (<see cref="MoHAttentionOptions.TwoStageRouting"/>).</summary>
+    public bool TwoStageRouting { get; init; } = true;
+
     /// <summary>Dropout on attention probabilities. Default 0.</summary>
     public double AttentionDropout { get; init; }
 
@@ -57,6 +61,7 @@ public abstract record TransformerConfig : ModelConfig
         Routing = Routing,
         SharedHeads = Routing == HeadRouting.Dense ? 0 : SharedHeads,
         RoutedTopK = Routing == HeadRouting.Dense ? 0 : RoutedTopK,
+        TwoStageRouting = TwoStageRouting,
         AttentionDropout = AttentionDropout,
         Linear = Linear,
     };

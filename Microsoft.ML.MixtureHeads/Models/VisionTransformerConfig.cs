@@ -41,6 +41,12 @@ public sealed record VisionTransformerConfig : TransformerConfig
     /// <summary>Convolutional stem (PatchSize a power of two) or plain patches. Default convolutional.</summary>
     public ImageStem Stem { get; init; } = ImageStem.Convolution;
 
+    /// <summary>
+    /// Batch normalisation between the convolutional stem's convolutions. Default false (as models saved before it
+    /// existed); the registered models set it (measured: docs/decisions.md). No effect with <see cref="ImageStem.Patch"/>.
+    /// </summary>
+    public bool StemBatchNorm { get; init; }
+
     /// <summary>Feed-forward kind of every block. Default GELU MLP.</summary>
     public override FeedForwardKind FeedForward { get; init; } = FeedForwardKind.GeluMlp;
 

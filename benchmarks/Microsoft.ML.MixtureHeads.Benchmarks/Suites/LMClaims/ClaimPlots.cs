@@ -7,21 +7,27 @@ namespace Microsoft.ML.MixtureHeads.Benchmarks.LMClaims;
 internal static class ClaimPlots
 {
     /// <summary>Mean validation perplexity per variant with ± 1 sd error bars and every seed's value as a dot.</summary>
-    public static void Ordering(IReadOnlyList<OrderingRow> rows, int seeds, int steps, string path)
+    public static void Ordering(IReadOnlyList<OrderingRow> rows, int seeds, int steps, string path) =>
+        SeedBars($"Brown validation perplexity after {steps} steps ({seeds} seed{(seeds == 1 ? "" : "s")}, mean ± sd)", "perplexity (bytes)",
+            rows.Select(r => (r.Name, r.Perplexity, Highlight: r.Name.Contains("BitNet", StringComparison.Ordinal))).ToList(), path);
+
+    /// <summary>One bar per variant at its mean over seeds with ± 1 sd error bars, every seed's value as a dot;
+    /// highlighted variants in the second colour.</summary>
+    public static void SeedBars(string title, string yLabel, IReadOnlyList<(string Name, SeedStatistics Values, bool Highlight)> rows, string path)
     {
         var plot = new Plot();
-        plot.Title($"Brown validation perplexity after {steps} steps ({seeds} seed{(seeds == 1 ? "" : "s")}, mean ± sd)");
-        plot.YLabel("perplexity (bytes)");
+        plot.Title(title);
+        plot.YLabel(yLabel);
         for (int i = 0; i < rows.Count; i++)
         {
-            var color = rows[i].Name.Contains("BitNet", StringComparison.Ordinal) ? Colors.C1 : Colors.C0;
-            plot.Add.Bar(new Bar { Position = i, Value = rows[i].Perplexity.Mean, Error = rows[i].Perplexity.StandardDeviation, FillColor = color.WithAlpha(0.6) });
-            plot.Add.Markers(rows[i].Perplexity.Values.Select(_ => (double)i).ToArray(), rows[i].Perplexity.Values.ToArray(), MarkerShape.FilledCircle, 4, Colors.Black);
+            var color = rows[i].Highlight ? Colors.C1 : Colors.C0;
+            plot.Add.Bar(new Bar { Position = i, Value = rows[i].Values.Mean, Error = rows[i].Values.StandardDeviation, FillColor = color.WithAlpha(0.6) });
+            plot.Add.Markers(rows[i].Values.Values.Select(_ => (double)i).ToArray(), rows[i].Values.Values.ToArray(), MarkerShape.FilledCircle, 4, Colors.Black);
         }
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, rows.Count).Select(i => (double)i).ToArray(), rows.Select(r => r.Name).ToArray());
         plot.Axes.Bottom.TickLabelStyle.Rotation = 30;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
-        double low = rows.Min(r => r.Perplexity.Min), high = rows.Max(r => r.Perplexity.Max);
+        double low = rows.Min(r => r.Values.Min), high = rows.Max(r => r.Values.Max);
         plot.Axes.SetLimitsY(low - 0.15 * (high - low) - 0.01, high + 0.15 * (high - low) + 0.01);
         plot.Layout.Fixed(new PixelPadding(70, 20, 150, 40));
         Save(plot, path, 1100, 600);
