@@ -32,7 +32,7 @@ public sealed class DeterminismTests
         var options = new MoHImageClassificationTrainer.Options
         {
             ImageColumnName = "Pixels", Epochs = 1, BatchSize = 50, LearningRate = 3e-3, WarmupEpochs = 0.2, Seed = 7,
-            Model = new VisionTransformerConfig { Dim = 32, Depth = 2, Heads = 4, SharedHeads = 1, RoutedTopK = 2, PatchSize = 4, MlpRatio = 2 },
+            Model = new VisionTransformerConfig { Dim = 32, Depth = 2, Heads = 4, SharedHeads = 1, RoutedTopK = 2, PatchSize = 4, MlpRatio = 2, StemBatchNorm = true },
         };
         using var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MoHImageClassifier(options)).Fit(data);
         Console.WriteLine(Convert.ToHexString(SHA256.HashData(model.LastTransformer.GetOnnxModel())));

@@ -35,6 +35,8 @@ internal static class TrainingLoop
         int totalSteps = stepsPerEpoch * options.Epochs;
         var schedule = new LearningRateSchedule(options.LearningRate, (int)Math.Round(options.WarmupEpochs * stepsPerEpoch), totalSteps, options.MinLearningRateRatio);
         using var optimizer = CreateOptimizer(model, options);
+        // A training forward moves batch-norm running statistics; a step rejected for a non-finite loss puts them back.
+        var runningStatistics = model.modules().OfType<ExportableBatchNorm2d>().SelectMany(n => new[] { n.running_mean, n.running_var }).ToList();
 
         var clock = Stopwatch.StartNew();
         var progress = new Progress(settings, totalSteps, () => clock.Elapsed);
@@ -61,7 +63,7 @@ internal static class TrainingLoop
                 if (options.MaxTrainingTime is { } budget && clock.Elapsed >= budget) { outOfTime = true; break; }
 
                 double learningRate = schedule.At(step);
-                TrainStep(objective, optimizer, learningRate, batch, settings, generator, window, epochWindow);
+                TrainStep(objective, optimizer, learningRate, batch, settings, generator, runningStatistics, window, epochWindow);
                 window.LearningRate = epochWindow.LearningRate = learningRate;
                 step++;
                 (objective as IStepObserver)?.AfterStep(step);
@@ -101,15 +103,20 @@ internal static class TrainingLoop
     }
 
     private static void TrainStep<TBatch>(ITrainingObjective<TBatch> objective, AdamWOptimizer optimizer, double learningRate, TBatch batch,
-        LoopSettings settings, Generator generator, params ReportWindow[] windows)
+        LoopSettings settings, Generator generator, IReadOnlyList<Tensor> runningStatistics, params ReportWindow[] windows)
     {
         var options = settings.Options;
         using var scope = NewDisposeScope();
+        var statisticsBefore = runningStatistics.Select(t => t.clone()).ToList();
         var result = objective.Compute(batch, settings.Device, generator);
         var loss = result.BalanceLoss is null ? result.Loss : result.Loss.add(result.BalanceLoss, Scalars.Of(options.BalanceLossWeight));
         float lossValue = loss.item<float>();
         if (!float.IsFinite(lossValue))
+        {
+            using (no_grad())
+                for (int i = 0; i < runningStatistics.Count; i++) runningStatistics[i].copy_(statisticsBefore[i]);
             throw new InvalidOperationException($"Training diverged: the loss became {lossValue}. Lower LearningRate or keep GradientClipNorm on; no NaN is written into the model.");
+        }
 
         optimizer.ZeroGrad();
         loss.backward();

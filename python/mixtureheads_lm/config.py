@@ -49,6 +49,7 @@ class LMConfig:
     Routing: str = "Learned"
     SharedHeads: int = 2
     RoutedTopK: int = 4
+    TwoStageRouting: bool = True
     MlpRatio: float = 2.0
     FeedForward: str = "SwiGLU"
     MoE: Optional[MoEConfig] = None

@@ -10,7 +10,7 @@ recipe they use: pre-norm RMSNorm, rotary positions, bias-free causal attention,
     blocks.{i}.attn.qkv.weight                 [3 H Dh, D]      rows: q (heads in order), k, v
     blocks.{i}.attn.proj.weight                [D, H Dh]
     blocks.{i}.attn.wg.weight                  [H - Hs, D]      learned routing with RoutedTopK > 0
-    blocks.{i}.attn.wg_0.weight                [2, D]           learned routing with shared and routed heads
+    blocks.{i}.attn.wg_0.weight                [2, D]           learned routing with shared and routed heads, two-stage
     blocks.{i}.attn.wg_1.weight                [Hs, D]          learned routing with more than one shared head
     blocks.{i}.mlp.fc1/fc2/fc3.weight                           dense SwiGLU: fc2(fc1(x) * silu(fc3(x)))
     blocks.{i}.moe.multi_heads.weight/bias     [D, D]           expert layer head projection (MH-MoE)
@@ -120,7 +120,7 @@ class MoHAttention(nn.Module):
         if c.Routing == "Learned":
             if self.top_k > 0:
                 self.wg = nn.Linear(c.Dim, c.Heads - self.shared, bias=False)
-            if self.top_k > 0 and self.shared > 0:
+            if self.top_k > 0 and self.shared > 0 and c.TwoStageRouting:
                 self.wg_0 = nn.Linear(c.Dim, 2, bias=False)
             if self.shared > 1:
                 self.wg_1 = nn.Linear(c.Dim, self.shared, bias=False)
@@ -143,6 +143,8 @@ class MoHAttention(nn.Module):
             return shared, loss
         if shared is None:
             return routed, loss
+        if not hasattr(self, "wg_0"):                                                           # no two-stage routing
+            return torch.cat([shared, routed], dim=-1), loss
         alpha = F.softmax(self.wg_0(x), dim=-1) * 2                                           # [N, 2]
         return torch.cat([shared * alpha[:, :1], routed * alpha[:, 1:]], dim=-1), loss
 
