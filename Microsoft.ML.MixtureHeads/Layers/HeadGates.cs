@@ -93,8 +93,7 @@ internal static class HeadGates
         var total = graph.Max(graph.ReduceSum(kept, [-1], keepDims: true), graph.Scalar((float)Float32Epsilon));
         var routed = graph.Mul(graph.Div(kept, total), graph.Scalar((float)topK));                     // [..., E]
         if (sharedHeads == 0) return routed;
-        if (wg_0 is null)
-            return graph.Concat(-1, shared ?? graph.ConstantOfShape(graph.Concat(0, graph.Shape(routed, start: 0, end: -1), graph.Vector(1)), 1f), routed);
+        if (wg_0 is null) return graph.Concat(-1, shared ?? EmitOnes(graph, routed, 1), routed);
 
         var alpha = graph.Split(graph.Mul(Router(wg_0, "wg_0"), graph.Scalar(2f)), -1, 1, 1);         // [..., 1] twice
         return graph.Concat(-1, shared is null ? alpha[0] : graph.Mul(shared, alpha[0]), graph.Mul(routed, alpha[1]));   // [..., H]
@@ -112,9 +111,12 @@ internal static class HeadGates
         var scores = graph.Softmax(graph.Div(routedQueryNorms, spread), axis: -1);                     // [..., E]
         var selected = EmitTopKMask(graph, scores, topK);                                              // [..., E] 0/1
         if (sharedHeads == 0) return selected;
-        var sharedShape = graph.Concat(0, graph.Shape(selected, start: 0, end: -1), graph.Vector(sharedHeads));
-        return graph.Concat(-1, graph.ConstantOfShape(sharedShape, 1f), selected);                     // [..., H]
+        return graph.Concat(-1, EmitOnes(graph, selected, sharedHeads), selected);                    // [..., H]
     }
+
+    /// <summary>Constant 1 gates [..., <paramref name="heads"/>] with the leading axes of <paramref name="like"/>.</summary>
+    private static string EmitOnes(OnnxGraphBuilder graph, string like, int heads) =>
+        graph.ConstantOfShape(graph.Concat(0, graph.Shape(like, start: 0, end: -1), graph.Vector(heads)), 1f);
 
     /// <summary>The ONNX twin of <see cref="TopKMask"/> along the last axis: 1 at the <paramref name="k"/> largest entries, 0 elsewhere.</summary>
     public static string EmitTopKMask(OnnxGraphBuilder graph, string scores, int k)
