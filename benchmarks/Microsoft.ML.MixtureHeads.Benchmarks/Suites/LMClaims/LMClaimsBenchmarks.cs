@@ -92,7 +92,7 @@ public sealed class LMClaimsBenchmarks : IBenchmarkSuite
         foreach (var row in pretraining)
             pretrainingTable.Add(row.Start, row.Labels, FormattableString.Invariant($"{100 * row.Accuracy.Mean:F2} ± {100 * row.Accuracy.StandardDeviation:F2} %"),
                 string.Join(", ", row.Accuracy.Values.Select(v => (100 * v).ToString("F2", CultureInfo.InvariantCulture))), (100 * row.MacroF1.Mean).ToString("F2", CultureInfo.InvariantCulture));
-        pretrainingTable.Notes.Add($"Both MoH rows: the moh_lm_tiny_75 network (LMTextClassifier: embeddings and blocks, mean pooling, new head; the first {LMRecipe.Window} bytes of a mail), learning rate as the row says (both rates are set, so the trainer's 1e-4 default for pretrained starts applies only where the row says 1e-4), batch 16, {PretrainingStudy.Epochs(200)} epochs at 200 labels and {PretrainingStudy.Epochs(1000)} at 1,000; the pretrained start is the Brown LM of the ordering study (seed {seeds[0]}, {steps} steps).");
+        pretrainingTable.Notes.Add($"Both MoH rows: the moh_lm_tiny_75 network (LMTextClassifier: embeddings and blocks, mean pooling, new head; the first {LMRecipe.Window} bytes of a mail), learning rate as the row says (a language-model start fine-tunes at LearningRate), batch 16, {PretrainingStudy.Epochs(200)} epochs at 200 labels and {PretrainingStudy.Epochs(1000)} at 1,000; the pretrained start is the Brown LM of the ordering study (seed {seeds[0]}, {steps} steps).");
 
         Directory.Delete(scratch, recursive: true);
         var tables = new[] { orderingTable, conversionTable, usageTable, pretrainingTable };

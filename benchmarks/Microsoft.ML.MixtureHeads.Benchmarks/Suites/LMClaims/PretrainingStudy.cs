@@ -63,11 +63,10 @@ internal static class PretrainingStudy
                         using var fresh = LMRecipe.Create(pretrained.Config, seed);
                         CausalLMCheckpoint.Save(fresh, folder);
                     }
-                    // Both learning rates are pinned, so each row trains at its own rate whatever the trainer's defaults for pretrained starts.
                     var fitted = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.MoHTextClassification(new MoHTextClassificationTrainer.Options
                     {
                         TextColumnName = nameof(Mail.Text), LanguageModelCheckpoint = folder, Epochs = Epochs(labels), BatchSize = 16,
-                        LearningRate = learningRate, PretrainedLearningRate = learningRate, WarmupEpochs = 1, Seed = seed, Device = "cpu",
+                        LearningRate = learningRate, WarmupEpochs = 1, Seed = seed, Device = "cpu",
                     })).Fit(train);
                     var (accuracy, f1) = Score(ml, fitted, test);
                     (fitted as IDisposable)?.Dispose();
