@@ -2,7 +2,12 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.MixtureHeads.Training;
 
-/// <summary>Sets libtorch's intra-op thread count for a scope and restores the previous count when disposed.</summary>
+/// <summary>
+/// Sets libtorch's intra-op thread count for a scope and restores the previous count when disposed. A count equal to the
+/// current one changes nothing: libtorch's <c>set_num_threads</c> also reconfigures its bundled MKL, and moh_vit_mini_75
+/// trained 1.3-1.4x slower after <c>set_num_threads(2)</c> than with libtorch's default of 2 threads on a 2-core machine
+/// (docs/decisions.md).
+/// </summary>
 internal sealed class LibTorchThreads : IDisposable
 {
     private readonly int _previous;
@@ -13,8 +18,8 @@ internal sealed class LibTorchThreads : IDisposable
         set_num_threads(threads);
     }
 
-    /// <summary>A scope with <paramref name="threads"/> threads, or a no-op scope for null.</summary>
-    public static IDisposable Use(int? threads) => threads is int count ? new LibTorchThreads(count) : NoScope.Instance;
+    /// <summary>A scope with <paramref name="threads"/> threads, or a no-op scope for null or the current count.</summary>
+    public static IDisposable Use(int? threads) => threads is int count && count != get_num_threads() ? new LibTorchThreads(count) : NoScope.Instance;
 
     public void Dispose() => set_num_threads(_previous);
 

@@ -34,7 +34,9 @@ public abstract class TrainerOptionsBase
     /// <summary>Random seed for initialisation, shuffling, augmentation and dropout; null takes the MLContext's seed (or 0).</summary>
     public int? Seed;
 
-    /// <summary>libtorch intra-op threads during Fit (restored afterwards); null leaves libtorch's default (the core count).</summary>
+    /// <summary>libtorch intra-op threads during Fit (restored afterwards); null leaves libtorch's default (the core count).
+    /// Leave it null unless you need another count: after libtorch's <c>set_num_threads</c>, even back to the same count,
+    /// training in the process measured 1.3-1.4x slower than with the default (docs/decisions.md).</summary>
     public int? Threads;
 
     /// <summary>

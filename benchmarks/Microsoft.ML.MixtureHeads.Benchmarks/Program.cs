@@ -8,11 +8,7 @@ using TorchSharp;
 if (args is [ContentionWorker.Command, ..]) return ContentionWorker.Run(args[1..]);   // a child of the contention suite
 var suiteOption = new Option<string?>("--suite") { Description = "Run only the suite of this name, or the suites named NAME-* (default: every suite)" };
 var quickOption = new Option<bool>("--quick") { Description = "Shorter runs for a quick look" };
-var threadsOption = new Option<int>("--threads")
-{
-    Description = "Torch threads, one per core by default",
-    DefaultValueFactory = _ => Environment.ProcessorCount,
-};
+var threadsOption = new Option<int?>("--threads") { Description = "Torch threads (default: libtorch's own, one per core)" };
 var epochsOption = new Option<int?>("--epochs") { Description = "Epochs for the suites that train (default: each suite's own)" };
 var command = new RootCommand("Microsoft.ML.MixtureHeads benchmarks: our figures next to their baselines'")
 {
@@ -22,13 +18,15 @@ var parsed = command.Parse(args);
 if (parsed.Action is not null) return parsed.Invoke(); // --help, or a usage error: printed, exit code 1
 string? only = parsed.GetValue(suiteOption);
 bool quick = parsed.GetValue(quickOption);
-int threads = parsed.GetValue(threadsOption);
+int? threadsChosen = parsed.GetValue(threadsOption);
 int? epochs = parsed.GetValue(epochsOption);
 
 string root = AppContext.BaseDirectory;
 while (!File.Exists(Path.Combine(root, "MLNet.MoH.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
 
-torch.set_num_threads(threads);
+// Only when asked: after set_num_threads, even to the default count, training runs slower than with libtorch's default (docs/decisions.md).
+if (threadsChosen is int chosen && chosen != torch.get_num_threads()) torch.set_num_threads(chosen);
+int threads = torch.get_num_threads();
 var settings = new BenchSettings(threads, quick, root, epochs);
 var suites = Assembly.GetExecutingAssembly().GetTypes()
     .Where(t => typeof(IBenchmarkSuite).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })

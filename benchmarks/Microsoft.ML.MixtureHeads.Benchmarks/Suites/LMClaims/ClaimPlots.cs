@@ -29,7 +29,9 @@ internal static class ClaimPlots
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
         double low = rows.Min(r => r.Values.Min), high = rows.Max(r => r.Values.Max);
         plot.Axes.SetLimitsY(low - 0.15 * (high - low) - 0.01, high + 0.15 * (high - low) + 0.01);
-        plot.Layout.Fixed(new PixelPadding(70, 20, 150, 40));
+        // The names run down to the right at 30 degrees: room for the longest beside the last bar and below the axis (~6 px a character).
+        int longest = rows.Max(r => r.Name.Length);
+        plot.Layout.Fixed(new PixelPadding(70, Math.Min(450, 20 + 5 * longest), 40 + 3 * longest, 40));
         Save(plot, path, 1100, 600);
     }
 
