@@ -45,8 +45,11 @@ public class ExportableBatchNorm2d : ExportableModule
         RegisterComponents();
     }
 
+    /// <summary>Whether a training forward normalises with the batch's statistics and moves the running ones.</summary>
+    internal virtual bool MovesRunningStatistics => true;
+
     /// <summary>Whether this forward normalises with the batch's statistics (and updates the running ones).</summary>
-    protected virtual bool UsesBatchStatistics => training;
+    private bool UsesBatchStatistics => training && MovesRunningStatistics;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x)

@@ -12,5 +12,5 @@ public sealed class FrozenBatchNorm2d : ExportableBatchNorm2d
     public FrozenBatchNorm2d(long channels, double epsilon = 1e-5) : base(nameof(FrozenBatchNorm2d), channels, epsilon) { }
 
     /// <inheritdoc />
-    protected override bool UsesBatchStatistics => false;
+    internal override bool MovesRunningStatistics => false;
 }

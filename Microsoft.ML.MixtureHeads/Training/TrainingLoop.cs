@@ -36,7 +36,7 @@ internal static class TrainingLoop
         var schedule = new LearningRateSchedule(options.LearningRate, (int)Math.Round(options.WarmupEpochs * stepsPerEpoch), totalSteps, options.MinLearningRateRatio);
         using var optimizer = CreateOptimizer(model, options);
         // A training forward moves batch-norm running statistics; a step rejected for a non-finite loss puts them back.
-        var runningStatistics = model.modules().OfType<ExportableBatchNorm2d>().SelectMany(n => new[] { n.running_mean, n.running_var }).ToList();
+        var runningStatistics = model.modules().OfType<ExportableBatchNorm2d>().Where(n => n.MovesRunningStatistics).SelectMany(n => new[] { n.running_mean, n.running_var }).ToList();
 
         var clock = Stopwatch.StartNew();
         var progress = new Progress(settings, totalSteps, () => clock.Elapsed);
