@@ -58,7 +58,7 @@ public sealed class ExportableConv2d : ExportableModule
         // which is exact; channel counts in multiples of 16, and an image input that needs no gradient, take the fast kernel.
         bool native = OutChannels % ChannelBlock == 0 && (InChannels % ChannelBlock == 0 || InChannels <= 3 && !x.requires_grad);
         return native
-            ? nn.functional.conv2d(x, weight, bias, strides: [Stride, Stride], padding: [Padding, Padding])   // [B, out, H', W']
+            ? MixedPrecision.Conv2d(x, weight, bias, Stride, Padding)   // [B, out, H', W']
             : Im2Col(x);
     }
 

@@ -5,7 +5,7 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 
 /// <summary>
 /// bf16 mixed precision without autocast (TorchSharp 0.107 exposes none): inside a <see cref="Use"/> scope on this
-/// thread, the matrix products of linear layers and stacked experts run in the scope's compute type on fp32 inputs
+/// thread, the matrix products of linear layers, convolutions and stacked experts run in the scope's compute type on fp32 inputs
 /// and hand fp32 back, so parameters (the optimizer's master weights), norms, softmax, attention, routers, losses and
 /// the optimizer stay fp32. Outside a scope (the default) every op is exactly the fp32 op it always was.
 /// </summary>
@@ -25,6 +25,12 @@ internal static class MixedPrecision
     /// <summary>y = x Wᵀ + b, in the compute type when one is set and x is fp32.</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) =>
         Lowers(x) is ScalarType c ? F.linear(x.to(c), weight.to(c), bias?.to(c)).to(x.dtype) : F.linear(x, weight, bias);
+
+    /// <summary>A square-kernel 2-D convolution of x [B, C, H, W], in the compute type when one is set and x is fp32.</summary>
+    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, long stride, long padding) =>
+        Lowers(x) is ScalarType c
+            ? F.conv2d(x.to(c), weight.to(c), bias?.to(c), strides: [stride, stride], padding: [padding, padding]).to(x.dtype)
+            : F.conv2d(x, weight, bias, strides: [stride, stride], padding: [padding, padding]);
 
     /// <summary>Batched a b, in the compute type when one is set and a is fp32.</summary>
     public static Tensor Bmm(Tensor a, Tensor b) => Lowers(a) is ScalarType c ? a.to(c).bmm(b.to(c)).to(a.dtype) : a.bmm(b);

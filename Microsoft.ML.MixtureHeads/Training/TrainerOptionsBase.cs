@@ -43,11 +43,10 @@ public abstract class TrainerOptionsBase
     /// The number format of the matrix products while training: <see cref="TrainingPrecision.Auto"/> runs them in bf16
     /// (fp32 master weights; norms, softmax, attention, routers, losses and the optimizer in fp32) on a CPU with native bf16 dot
     /// products and in fp32 elsewhere; <see cref="TrainingPrecision.BFloat16"/> always. Validation and the exported model are
-    /// fp32 either way. Default Float32. On a 2-core Zen 4, bf16 matched fp32's accuracy, and since the page-fault fix a
-    /// moh_vit_tiny_75 Fit trains 1.47x as many images per second with it (docs/decisions.md). The default stays fp32 until
-    /// the demo's recipe is measured again in bf16.
+    /// fp32 either way. Default Auto. On a 2-core Zen 4, bf16 matched fp32's accuracy within the seed spread, and a
+    /// moh_vit_tiny_75 Fit trained 1.47x as many images per second with it (docs/decisions.md).
     /// </summary>
-    public TrainingPrecision Precision = TrainingPrecision.Float32;
+    public TrainingPrecision Precision = TrainingPrecision.Auto;
 
     /// <summary>"cpu", "cuda", "cuda:1", ... or "auto": <c>MLContext.GpuDeviceId</c> when set (with <c>MLContext.FallbackToCpu</c>
     /// deciding what happens when that GPU is not there), else CUDA when TorchSharp has it, else CPU. Default "auto".</summary>

@@ -12,7 +12,7 @@ public enum TrainingPrecision
     /// <summary>Everything in fp32, exactly as without mixed precision.</summary>
     Float32,
 
-    /// <summary>Matrix products of linear layers and experts in bf16 with fp32 master weights; norms, softmax,
+    /// <summary>Matrix products of linear layers, convolutions and experts in bf16 with fp32 master weights; norms, softmax,
     /// attention, routers, losses and the optimizer in fp32.</summary>
     BFloat16,
 }

@@ -1,7 +1,7 @@
 // Fashion-MNIST with a Mixture-of-Head attention vision transformer, as an ordinary ML.NET pipeline:
 // train (live progress), evaluate on the 10,000 test images, save the .zip, load it in a fresh MLContext and predict.
 // Writes the model and its pictures (training curves, confusion matrix, head usage) to --output.
-//   ./build.sh demo [--epochs 6] [--minutes M] [--architecture moh_vit_mini_75] [--train-images 60000] [--output DIR]
+//   ./build.sh demo [--epochs 9] [--minutes M] [--architecture moh_vit_mini_75] [--train-images 60000] [--output DIR]
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
@@ -18,7 +18,7 @@ var minutesOption = new Option<double?>("--minutes")
     CustomParser = InvariantDouble, // "2.5" whatever the machine's culture
 };
 var architectureOption = new Option<string>("--architecture") { Description = "The vision transformer", DefaultValueFactory = _ => "moh_vit_mini_75" };
-var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training images", DefaultValueFactory = _ => 6 };
+var epochsOption = new Option<int>("--epochs") { Description = "Passes over the training images", DefaultValueFactory = _ => 9 };
 var trainImagesOption = new Option<int>("--train-images") { Description = "Train on the first N training images", DefaultValueFactory = _ => 60_000 };
 var outputOption = new Option<string>("--output")
 {
