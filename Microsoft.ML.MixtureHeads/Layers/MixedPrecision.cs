@@ -5,9 +5,9 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 
 /// <summary>
 /// bf16 mixed precision without autocast (TorchSharp 0.107 exposes none): inside a <see cref="Use"/> scope on this
-/// thread, the matrix products of linear layers, convolutions and stacked experts run in the scope's compute type on fp32 inputs
-/// and hand fp32 back, so parameters (the optimizer's master weights), norms, softmax, attention, routers, losses and
-/// the optimizer stay fp32. Outside a scope (the default) every op is exactly the fp32 op it always was.
+/// thread, the products of linear layers, convolutions and stacked experts run in the scope's compute type on fp32
+/// inputs and hand fp32 back, so parameters (the optimizer's master weights), norms, softmax, attention, routers,
+/// losses and the optimizer stay fp32. Outside a scope (the default) every op is exactly the fp32 op it always was.
 /// </summary>
 /// <remarks>Casts are ordinary autograd ops: the backward pass runs its matrix products in the compute type too and
 /// returns fp32 gradients to the fp32 parameters, whichever thread runs it. Attention stays fp32 because libtorch
