@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using Microsoft.ML.MixtureHeads.Benchmarks;
+using Microsoft.ML.MixtureHeads.Training;
 using TorchSharp;
 
 // ./build.sh bench [--suite NAME] [--quick] [--threads N] [--epochs N]
@@ -18,14 +19,13 @@ var parsed = command.Parse(args);
 if (parsed.Action is not null) return parsed.Invoke(); // --help, or a usage error: printed, exit code 1
 string? only = parsed.GetValue(suiteOption);
 bool quick = parsed.GetValue(quickOption);
-int? threadsChosen = parsed.GetValue(threadsOption);
 int? epochs = parsed.GetValue(epochsOption);
 
 string root = AppContext.BaseDirectory;
 while (!File.Exists(Path.Combine(root, "MLNet.MoH.sln"))) root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
 
-// Only when asked: after set_num_threads, even to the default count, training runs slower than with libtorch's default (docs/decisions.md).
-if (threadsChosen is int chosen && chosen != torch.get_num_threads()) torch.set_num_threads(chosen);
+// Only when asked, and only to another count: the same rule the trainers follow (LibTorchThreads).
+using var threadScope = LibTorchThreads.Use(parsed.GetValue(threadsOption));
 int threads = torch.get_num_threads();
 var settings = new BenchSettings(threads, quick, root, epochs);
 var suites = Assembly.GetExecutingAssembly().GetTypes()

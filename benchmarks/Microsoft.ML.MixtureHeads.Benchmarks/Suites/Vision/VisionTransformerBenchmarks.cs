@@ -100,16 +100,17 @@ public sealed class VisionTransformerBenchmarks : IBenchmarkSuite
                                    "of the step's number format (mm 1024^3 measured here)",
             "precision", "architecture", "step ms", "vs dense", "model GFLOP per step", "GFLOP/s", "GEMM peak GFLOP/s", "share of the peak");
         ScalarType?[] computeTypes = BFloat16Support.FastOnCpu ? [null, ScalarType.BFloat16] : [null];
+        var configs = StepArchitectures.Select(ModelRegistry.Get<VisionTransformerConfig>).ToList();
         foreach (var compute in computeTypes)
         {
             using var scope = NewDisposeScope();
             using var precision = MixedPrecision.Use(compute);
             manual_seed(0);
-            var (left, right) = (randn(1024, 1024).to(compute ?? ScalarType.Float32), randn(1024, 1024).to(compute ?? ScalarType.Float32));
+            var format = compute ?? ScalarType.Float32;
+            var (left, right) = (randn(1024, 1024).to(format), randn(1024, 1024).to(format));
             double peak = 2.0 * 1024 * 1024 * 1024 / (Stopwatches.MedianMilliseconds(() => { using var s = NewDisposeScope(); left.mm(right); }, 2, settings.Quick ? 5 : 15) * 1e6);
             var images = rand(128, 1, 28, 28) * 255;
             var labels = randint(0, 10, [128]);
-            var configs = StepArchitectures.Select(ModelRegistry.Get<VisionTransformerConfig>).ToList();
             var networks = configs.Select(c => new MoHVisionTransformer(c)).ToList();
             var optimizers = networks.Select(n => new AdamWOptimizer([new(n.parameters().ToList(), WeightDecay: 0.05)])).ToList();
             var steps = networks.Select((network, i) => (Action)(() =>
