@@ -64,6 +64,46 @@ public sealed class MixedPrecisionTests
         }
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void Attention_in_bf16_is_within_bf16_rounding_of_fp32_sdpa_with_key_padding_and_causal_masks(bool padding, bool causal)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(15);
+        var (q, k, v) = (randn(2, 4, 9, 16).requires_grad_(), randn(2, 4, 9, 16).requires_grad_(), randn(2, 4, 9, 16).requires_grad_());
+        var keyPadding = padding ? arange(9).lt(tensor(new long[] { 9, 5 }).unsqueeze(1)).view(2, 1, 1, 9) : null;   // second sequence: 5 real tokens
+        (Tensor Output, Tensor[] Gradients) Run(ScalarType? compute)
+        {
+            using var precision = MixedPrecision.Use(compute);
+            foreach (var t in new[] { q, k, v }) t.grad = null;
+            var output = MixedPrecision.Attention(q, k, v, keyPadding, dropout: 0, causal);
+            (output * linspace(0.5, 1.5, output.numel()).reshape(output.shape)).sum().backward();
+            return (output.detach(), [q.grad!.clone(), k.grad!.clone(), v.grad!.clone()]);
+        }
+
+        var (fp32, fp32Gradients) = Run(null);
+        var (bf16, bf16Gradients) = Run(ScalarType.BFloat16);
+
+        Assert.True(Same(fp32, F.scaled_dot_product_attention(q, k, v, keyPadding, is_casual: causal).detach()), "outside a bf16 scope attention is fp32 sdpa");
+        Assert.Equal(ScalarType.Float32, bf16.dtype);
+        Assert.True(RelativeError(bf16, fp32) is > 0 and < BFloat16Tolerance, $"forward differs by {RelativeError(bf16, fp32):E2}");
+        for (int i = 0; i < 3; i++)
+            Assert.True(RelativeError(bf16Gradients[i], fp32Gradients[i]) < BFloat16Tolerance, $"gradient {"qkv"[i]} differs by {RelativeError(bf16Gradients[i], fp32Gradients[i]):E2}");
+    }
+
+    [Fact]
+    public void Attention_over_more_keys_than_the_bf16_limit_stays_fp32_sdpa()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(16);
+        long keys = MixedPrecision.BFloat16AttentionMaxKeys + 1;
+        var (q, k, v) = (randn(1, 2, 3, 8), randn(1, 2, keys, 8), randn(1, 2, keys, 8));
+        using var precision = MixedPrecision.Use(ScalarType.BFloat16);
+        Assert.True(Same(MixedPrecision.Attention(q, k, v, null, 0, causal: false), F.scaled_dot_product_attention(q, k, v)));
+    }
+
     [Fact]
     public void MH_MoE_experts_in_bf16_are_within_bf16_rounding_of_fp32()
     {
@@ -81,14 +121,15 @@ public sealed class MixedPrecisionTests
     }
 
     [Theory]
-    [InlineData(1)]   // where oneDNN's fp32 AVX-512 kernels get narrow convolutions wrong (docs/decisions.md): its bf16 ones must not
-    [InlineData(2)]
-    public void A_conv_stem_in_bf16_is_within_bf16_rounding_of_fp32_on_every_thread_count(int threads)
+    [InlineData(1, 64)]   // where oneDNN's fp32 AVX-512 kernels get narrow convolutions wrong (docs/decisions.md): its bf16 ones must not
+    [InlineData(2, 64)]
+    [InlineData(2, 24)]   // channels 6 and 12: the im2col convolutions, fed bf16 activations
+    public void A_conv_stem_in_bf16_is_within_bf16_rounding_of_fp32_on_every_thread_count(int threads, int dim)
     {
         using var scope = NewDisposeScope();
         using var threadCount = LibTorchThreads.Use(threads);
         manual_seed(14);
-        using var stem = new ConvStem(inChannels: 1, dim: 64, patchSize: 4, batchNorm: true);
+        using var stem = new ConvStem(inChannels: 1, dim: dim, patchSize: 4, batchNorm: true);
         stem.train();
         var images = randn(8, 1, 28, 28);
         var (fp32, fp32Gradients) = Run(stem, () => stem.call(images), null);

@@ -55,7 +55,9 @@ public sealed class ConvStem : ExportableModule
         if (images.dim() != 4 || images.shape[1] != InChannels || images.shape[2] % PatchSize != 0 || images.shape[3] % PatchSize != 0)
             throw new ArgumentException(
                 $"ConvStem expects [B, {InChannels}, H, W] with H and W multiples of {PatchSize}; got [{string.Join(", ", images.shape)}].", nameof(images));
-        var x = images;
+        // Under a bf16 scope the activations stay bf16 through the stem, batch normalisation (fp32 statistics and
+        // parameters) and GELU included, as autocast runs them: a fifth off the stem's step (docs/decisions.md).
+        var x = MixedPrecision.Lower(images);
         for (int i = 0; i < convs.Count; i++)
         {
             x = convs[i].call(x);                                // [B, C_i, H / 2^i, W / 2^i]
@@ -63,7 +65,7 @@ public sealed class ConvStem : ExportableModule
             if (norms is not null) x = norms[i].call(x);
             x = F.gelu(x);
         }
-        return x.flatten(2).transpose(1, 2);                        // [B, N, dim]
+        return x.flatten(2).transpose(1, 2).to(images.dtype);     // [B, N, dim]
     }
 
     /// <summary>Emits the stem; <paramref name="prefix"/> is its state-dict path.</summary>

@@ -70,8 +70,8 @@ public sealed class ExportableConv2d : ExportableModule
     {
         long height = (x.shape[2] + 2 * Padding - KernelSize) / Stride + 1, width = (x.shape[3] + 2 * Padding - KernelSize) / Stride + 1;
         var columns = nn.functional.unfold(x, KernelSize, padding: Padding, stride: Stride);        // [B, in*k*k, H'*W']
-        var y = weight.view(OutChannels, -1).matmul(columns);                                          // [B, out, H'*W']
-        if (bias is not null) y = y.Plus(bias.view(OutChannels, 1));
+        var y = weight.view(OutChannels, -1).to(x.dtype).matmul(columns);                              // [B, out, H'*W']
+        if (bias is not null) y = y.Plus(bias.view(OutChannels, 1).to(x.dtype));
         return y.view(x.shape[0], OutChannels, height, width);                                        // [B, out, H', W']
     }
 

@@ -38,7 +38,8 @@ public sealed class GeluMlp : ExportableModule
         // x: [..., dim] -> [..., dim]
         if (x.dim() < 1 || x.shape[^1] != Dim)
             throw new ArgumentException($"GeluMlp expects input [..., {Dim}], got [{string.Join(", ", x.shape)}].", nameof(x));
-        return fc2.call(F.gelu(fc1.call(x)));
+        // Under a bf16 scope the hidden activations stay bf16 between the two products.
+        return fc2.call(F.gelu(fc1.call(MixedPrecision.Lower(x, fc1, fc2)))).to(x.dtype);
     }
 
     /// <summary>Emits <c>fc2(gelu(fc1(x)))</c>; <paramref name="prefix"/> is this module's state-dict path.</summary>

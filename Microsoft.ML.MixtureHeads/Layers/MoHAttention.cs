@@ -81,7 +81,8 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         long batch = x.shape[0], tokens = x.shape[1], past = input.Cache?.Length ?? 0;
         int heads = Options.Heads, headDim = Options.ResolvedHeadDim;
 
-        var qkvHeads = qkv.call(x).view(batch, tokens, 3, heads, headDim).permute(2, 0, 3, 1, 4);  // [3, B, H, N, D]
+        // Under a bf16 scope queries, keys and values stay bf16 from qkv into the attention products.
+        var qkvHeads = qkv.call(MixedPrecision.Lower(x, qkv, proj)).view(batch, tokens, 3, heads, headDim).permute(2, 0, 3, 1, 4);  // [3, B, H, N, D]
         Tensor q = qkvHeads[0], k = qkvHeads[1], v = qkvHeads[2];              // [B, H, N, D]
 
         var (gates, balanceLoss) = Route(x, q, input.KeyPaddingMask);          // [B, N, H]
@@ -98,11 +99,12 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
             mask = AttentionMasks.ForQueriesAfter(past, tokens, keyMask, Options.Causal, x.device);
         }
         else mask = AttentionMasks.ForAllQueries(input.KeyPaddingMask, Options.Causal);
-        var o = F.scaled_dot_product_attention(q, k, v, mask, training ? Options.AttentionDropout : 0.0,
-            is_casual: Options.Causal && mask is null && past == 0).transpose(1, 2);   // [B, N, H, D]
-        if (Options.Routing != HeadRouting.Dense) o = o * gates.unsqueeze(-1);  // every head computed, then gated (official code)
+        var o = MixedPrecision.Attention(q, k, v, mask, training ? Options.AttentionDropout : 0.0,
+            causal: Options.Causal && mask is null && past == 0).transpose(1, 2);   // [B, N, H, D]
+        // Every head computed, then gated (official code); in fp32, so the routers' gradients are not rounded to bf16.
+        if (Options.Routing != HeadRouting.Dense) o = o * gates.unsqueeze(-1);
 
-        var y = F.dropout(proj.call(o.reshape(batch, tokens, -1)), Options.ProjDropout, training);   // [B, N, C]
+        var y = F.dropout(proj.call(o.reshape(batch, tokens, -1)), Options.ProjDropout, training).to(x.dtype);   // [B, N, C]
         return new MoHAttentionOutput(y, balanceLoss, gates);
     }
 
@@ -177,7 +179,7 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
             HeadRouting.Dense => new HeadGateValues(ones(batch * tokens, o.Heads, x.dtype, x.device), null, null),
             HeadRouting.Learned => HeadGates.Learned(x.reshape(batch * tokens, o.Dim), wg, wg_0, wg_1, o.SharedHeads, o.RoutedTopK),
             // Norms of the pre-rotary queries (RoPE preserves norms anyway): [B, E, N] -> [T, E].
-            HeadRouting.ParameterFree => HeadGates.ParameterFree(q![.., o.SharedHeads..].norm(-1).transpose(1, 2).reshape(batch * tokens, o.RoutedHeads),
+            HeadRouting.ParameterFree => HeadGates.ParameterFree(q![.., o.SharedHeads..].to(x.dtype).norm(-1).transpose(1, 2).reshape(batch * tokens, o.RoutedHeads),
                     o.SharedHeads, o.RoutedTopK),
             _ => throw new InvalidOperationException($"Unknown routing {o.Routing}."),
         };
