@@ -12,8 +12,8 @@ public enum TrainingPrecision
     /// <summary>Everything in fp32, exactly as without mixed precision.</summary>
     Float32,
 
-    /// <summary>Matrix products of linear layers, convolutions and experts in bf16 with fp32 master weights; norms, softmax,
-    /// attention, routers, losses and the optimizer in fp32.</summary>
+    /// <summary>Matrix products of linear layers, convolutions, experts and attention up to 256 keys in bf16, with fp32 master
+    /// weights; layer norms, softmax, routers and their gates, losses and the optimizer in fp32.</summary>
     BFloat16,
 }
 
