@@ -25,7 +25,7 @@ public sealed class VisionTransformerBenchmarks : IBenchmarkSuite
     private const int DemoEpochs = 9;
 
     /// <summary>The peer's epochs in bf16: chosen from 1-epoch runs to fit about our training time, so both get about the
-    /// same budget. In the run of 2026-12-06 its 10 epochs took 480-492 s and our 9 took 591-686 s.</summary>
+    /// same budget. In the run of 2026-12-06 06:01 its 10 epochs took 437-470 s and our 9 took 509-540 s.</summary>
     private const int PeerEpochs = 10;
 
     /// <summary>The peer's number format: bf16 autocast where our trainer's Auto picks bf16, so both run their best.</summary>
@@ -134,7 +134,7 @@ public sealed class VisionTransformerBenchmarks : IBenchmarkSuite
         }
         table.Notes.Add("Model FLOPs: 3x the forward's multiply-adds x 2 (backward = 2 forwards) of the convolutions, linear layers and attention products, " +
                         "every head counted (as the official MoH code computes them); norms, activations, routers and AdamW not counted. " +
-                        "bf16 mixed: what the trainers run by default on this CPU (convolutions and linear layers in bf16, attention and the rest in fp32).");
+                        "bf16 mixed: what the trainers run by default on this CPU (convolutions, linear layers and attention products in bf16, and the activations between them; layer norms, softmax, routers and gates in fp32).");
         table.Notes.Add("Goals (issue 17): MoH step <= 1.05x dense; the step at >= 60 % of the GEMM peak of its number format.");
         return table;
     }
