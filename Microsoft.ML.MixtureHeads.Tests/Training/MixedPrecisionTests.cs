@@ -105,6 +105,18 @@ public sealed class MixedPrecisionTests
     }
 
     [Fact]
+    public void BitLinear_projections_get_fp32_activations_under_a_bf16_scope()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(17);
+        using var mlp = new GeluMlp(32, 64, LinearKind.BitLinear);
+        var x = randn(4, 5, 32);
+        var fp32 = mlp.call(x);
+        using var precision = MixedPrecision.Use(ScalarType.BFloat16);
+        Assert.True(Same(mlp.call(x), fp32), "BitLinear quantises in fp32: the MLP must not hand it bf16 activations");
+    }
+
+    [Fact]
     public void MH_MoE_experts_in_bf16_are_within_bf16_rounding_of_fp32()
     {
         using var scope = NewDisposeScope();
