@@ -43,8 +43,9 @@ public abstract class TrainerOptionsBase
     /// The number format of the matrix products while training: <see cref="TrainingPrecision.Auto"/> runs them, and the
     /// activations layers pass between them, in bf16 (fp32 master weights; layer norms, softmax, routers and their gates,
     /// losses and the optimizer in fp32) on a CPU with native bf16 dot products and in fp32 elsewhere;
-    /// <see cref="TrainingPrecision.BFloat16"/> always. Validation and the exported model are fp32 either way. Default Auto. On a 2-core Zen 4, bf16 matched fp32's accuracy within the seed spread, and a
-    /// moh_vit_tiny_75 Fit trained 1.86x as many images per second with it (docs/decisions.md).
+    /// <see cref="TrainingPrecision.BFloat16"/> always. Validation and the exported model are fp32 either way. Default
+    /// Auto. On a 2-core Zen 4, bf16 matched fp32's accuracy within the seed spread, and a moh_vit_tiny_75 Fit trained
+    /// 1.86x as many images per second with it (docs/decisions.md).
     /// </summary>
     public TrainingPrecision Precision = TrainingPrecision.Auto;
 
