@@ -9,7 +9,7 @@ namespace Microsoft.ML.MixtureHeads.Layers;
 /// <see cref="BFloat16AttentionMaxKeys"/> keys) run in the scope's compute type and hand back their input's type.
 /// Parameters (the optimizer's master weights), layer norms, softmax, routers and their gates, losses and the
 /// optimizer stay fp32; a layer may keep its inner activations in the compute type between its products
-/// (<see cref="Lower"/>: the conv stem, the ViT MLP, attention from qkv to proj), as autocast would. Outside a scope
+/// (<see cref="Lower"/>: the conv stem, the ViT MLP, attention from qkv into its products), as autocast would. Outside a scope
 /// (the default) every op is exactly the fp32 op it always was.
 /// </summary>
 /// <remarks>Casts are ordinary autograd ops: the backward pass runs its matrix products in the compute type too and
