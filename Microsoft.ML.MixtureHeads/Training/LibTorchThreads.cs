@@ -4,9 +4,8 @@ namespace Microsoft.ML.MixtureHeads.Training;
 
 /// <summary>
 /// Sets libtorch's intra-op thread count for a scope and restores the previous count when disposed. A count equal to the
-/// current one changes nothing: libtorch's <c>set_num_threads</c> also reconfigures its bundled MKL, and moh_vit_mini_75
-/// trained 1.3-1.4x slower after <c>set_num_threads(2)</c> than with libtorch's default of 2 threads on a 2-core machine
-/// (docs/decisions.md).
+/// current one changes nothing: libtorch's <c>set_num_threads</c> also reconfigures its bundled MKL, which once measured
+/// 1.3-1.4x slower training afterwards (docs/decisions.md).
 /// </summary>
 internal sealed class LibTorchThreads : IDisposable
 {

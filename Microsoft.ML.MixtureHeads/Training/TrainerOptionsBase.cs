@@ -34,9 +34,13 @@ public abstract class TrainerOptionsBase
     /// <summary>Random seed for initialisation, shuffling, augmentation and dropout; null takes the MLContext's seed (or 0).</summary>
     public int? Seed;
 
-    /// <summary>libtorch intra-op threads during Fit (restored afterwards); null leaves libtorch's default (the core count).
-    /// Leave it null unless you need another count: after libtorch's <c>set_num_threads</c>, even back to the same count,
-    /// training in the process measured 1.3-1.4x slower than with the default (docs/decisions.md).</summary>
+    /// <summary>
+    /// libtorch intra-op threads during Fit (restored afterwards). Null (the default): libtorch's count (one per core)
+    /// while the machine is otherwise idle, and only the cores other processes leave idle while they are busy, re-read
+    /// every 2 seconds on Linux; next to one busy process on 2 cores this trained 1.7x as fast as keeping both threads
+    /// (docs/decisions.md). A fixed count for fits that must give bit-identical weights whatever else the machine runs
+    /// (libtorch's reductions depend on the thread count).
+    /// </summary>
     public int? Threads;
 
     /// <summary>

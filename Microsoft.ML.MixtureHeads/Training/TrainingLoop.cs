@@ -10,7 +10,8 @@ namespace Microsoft.ML.MixtureHeads.Training;
 /// <summary>
 /// The one training loop every trainer uses, whatever the task: batches from a source, AdamW with decoupled weight
 /// decay, linear warmup + cosine schedule, the objective's loss plus the weighted balance loss, gradient clipping,
-/// whole-set validation each epoch, early stopping that restores the best weights, progress reports, a time budget
+/// whole-set validation each epoch, early stopping that restores the best weights, progress reports, a thread count
+/// that leaves other processes their cores (unless <c>Threads</c> is set), a time budget
 /// and cancellation that keep the model trained so far, and a non-finite-loss guard before any weight changes. Each
 /// step runs inside its own dispose scope. With a <c>CheckpointDirectory</c> it writes checkpoints as it goes and
 /// resumes from the newest one, continuing exactly as the uninterrupted run would.
@@ -35,6 +36,7 @@ internal static class TrainingLoop
         int totalSteps = stepsPerEpoch * options.Epochs;
         var schedule = new LearningRateSchedule(options.LearningRate, (int)Math.Round(options.WarmupEpochs * stepsPerEpoch), totalSteps, options.MinLearningRateRatio);
         using var optimizer = CreateOptimizer(model, options);
+        using var threads = options.Threads is null && settings.Device.type == DeviceType.CPU ? IdleCoreThreads.Start(settings.Channel) : null;
         // A training forward moves batch-norm running statistics; a step rejected for a non-finite loss puts them back.
         var runningStatistics = model.modules().OfType<ExportableBatchNorm2d>().Where(n => n.MovesRunningStatistics).SelectMany(n => new[] { n.running_mean, n.running_var }).ToList();
 
@@ -67,6 +69,7 @@ internal static class TrainingLoop
                 window.LearningRate = epochWindow.LearningRate = learningRate;
                 step++;
                 (objective as IStepObserver)?.AfterStep(step);
+                threads?.Check();
                 batchInEpoch++;
                 if (checkpoints is not null && checkpoints.DueAfter(step))
                     checkpoints.Save(new ResumePoint(step, epoch, batchInEpoch, EpochComplete: false, epochsWithoutImprovement), model, optimizer, best, generator, epochReports);

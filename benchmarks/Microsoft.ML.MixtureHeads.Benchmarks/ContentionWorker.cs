@@ -12,17 +12,22 @@ namespace Microsoft.ML.MixtureHeads.Benchmarks;
 /// <summary>
 /// The child process of the contention suite (<c>contention-worker THREADS STEPS</c>): trains moh_vit_tiny_75 on one
 /// batch of 128 in Auto precision (bf16 on a CPU with native bf16) for STEPS steps after 2 warm-up steps and prints one JSON object with the
-/// images/s. A child of its own, because libgomp reads its wait policy once, when libtorch loads.
+/// images/s. THREADS "default" runs the training loop's default (<see cref="IdleCoreThreads"/>), warming up until it
+/// has read the load twice. A child of its own, because libgomp reads its wait policy once, when libtorch loads.
 /// </summary>
 internal static class ContentionWorker
 {
     public const string Command = "contention-worker";
 
+    /// <summary>The THREADS argument for the training loop's default thread policy.</summary>
+    public const string DefaultThreads = "default";
+
     public static int Run(string[] args)
     {
         string waitPolicy = OpenMpWaitPolicy.Note;   // our start-up runs before libtorch loads, as in an app that calls our API first
-        int threads = int.Parse(args[0], CultureInfo.InvariantCulture), steps = int.Parse(args[1], CultureInfo.InvariantCulture);
-        set_num_threads(threads);
+        int steps = int.Parse(args[1], CultureInfo.InvariantCulture);
+        using var idleCores = args[0] == DefaultThreads ? IdleCoreThreads.Start(null) : null;
+        if (args[0] != DefaultThreads) set_num_threads(int.Parse(args[0], CultureInfo.InvariantCulture));
         manual_seed(0);
         using var scope = NewDisposeScope();
         var images = rand(128, 1, 28, 28) * 255;
@@ -39,12 +44,14 @@ internal static class ContentionWorker
             optimizer.ZeroGrad();
             loss.backward();
             optimizer.Step(1e-4);
+            idleCores?.Check();
         }
-        Step();
+        var warmUp = Stopwatch.StartNew();
+        do Step(); while (idleCores is not null && warmUp.Elapsed < 2 * IdleCoreThreads.Interval);
         Step();
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) Step();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"images_per_second\": {steps * 128 / clock.Elapsed.TotalSeconds:F2}, \"wait_policy\": {System.Text.Json.JsonSerializer.Serialize(waitPolicy)}}}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"images_per_second\": {steps * 128 / clock.Elapsed.TotalSeconds:F2}, \"wait_policy\": {System.Text.Json.JsonSerializer.Serialize(waitPolicy)}, \"threads\": {get_num_threads()}}}"));
         return 0;
     }
 }

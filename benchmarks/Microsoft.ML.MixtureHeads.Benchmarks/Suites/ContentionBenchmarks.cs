@@ -6,7 +6,8 @@ namespace Microsoft.ML.MixtureHeads.Benchmarks;
 
 /// <summary>
 /// Training images/s of moh_vit_tiny_75 (ours) and of a dense PyTorch ViT of its shape, each alone and next to one
-/// busy-loop process, under libgomp's default spin-waiting and under OMP_WAIT_POLICY=PASSIVE. Every configuration is
+/// busy-loop process: ours with its default threads (the cores other processes leave idle), and with fixed threads under
+/// libgomp's default spin-waiting and under OMP_WAIT_POLICY=PASSIVE. Every configuration is
 /// a child process (libgomp reads its wait policy when libtorch loads); alone and contended runs alternate.
 /// </summary>
 public sealed class ContentionBenchmarks : IBenchmarkSuite
@@ -14,7 +15,7 @@ public sealed class ContentionBenchmarks : IBenchmarkSuite
     public string Name => "contention";
 
     /// <summary>A configuration: who trains, with how many threads, and the environment libgomp reads (null: none set).</summary>
-    private sealed record Variant(string Name, bool PyTorch, int Threads, string? WaitPolicy);
+    private sealed record Variant(string Name, bool PyTorch, string Threads, string? WaitPolicy);
 
     private const string LibGompDefault = "GOMP_SPINCOUNT=300000";
 
@@ -23,25 +24,31 @@ public sealed class ContentionBenchmarks : IBenchmarkSuite
         int cores = settings.Threads, steps = settings.Quick ? 4 : 15;
         var table = new BenchTable($"Training images/s alone and next to one busy-loop process ({steps} steps of batch 128; {Environment.ProcessorCount} cores)",
             "trainer", "threads", "OpenMP waiting", "alone", "with a busy loop", "contended / alone");
+        string all = cores.ToString(CultureInfo.InvariantCulture);
+        const string Ours = "ours (moh_vit_tiny_75, Auto precision: bf16 here)";
         Variant[] variants =
         [
-            new("ours (moh_vit_tiny_75, Auto precision: bf16 here)", false, cores, LibGompDefault),
-            new("ours (moh_vit_tiny_75, Auto precision: bf16 here)", false, cores, null),
-            new("ours (moh_vit_tiny_75, Auto precision: bf16 here)", false, 1, null),
-            new("PyTorch (dense ViT of that shape, fp32)", true, cores, LibGompDefault),
-            new("PyTorch (dense ViT of that shape, fp32)", true, cores, "OMP_WAIT_POLICY=PASSIVE"),
+            new(Ours, false, ContentionWorker.DefaultThreads, null),
+            new(Ours, false, all, LibGompDefault),
+            new(Ours, false, all, null),
+            new(Ours, false, "1", null),
+            new("PyTorch (dense ViT of that shape, fp32)", true, all, LibGompDefault),
+            new("PyTorch (dense ViT of that shape, fp32)", true, all, "OMP_WAIT_POLICY=PASSIVE"),
         ];
         foreach (var variant in variants)
         {
-            var (alone, note) = Measure(settings, variant, steps, competitor: false);
-            var (contended, _) = Measure(settings, variant, steps, competitor: true);
+            var (alone, note, threadsAlone) = Measure(settings, variant, steps, competitor: false);
+            var (contended, _, threadsContended) = Measure(settings, variant, steps, competitor: true);
             string waiting = variant.WaitPolicy switch
             {
                 LibGompDefault => $"libgomp's default: spin ({LibGompDefault})",
                 null => $"nothing set: our start-up {note}",
                 var set => set,
             };
-            table.Add(variant.Name, variant.Threads, waiting, alone, contended, $"{contended / alone:F2}");
+            string threads = variant.Threads == ContentionWorker.DefaultThreads
+                ? $"default: the idle cores ({threadsAlone} alone, {threadsContended} with the busy loop)"
+                : variant.Threads;
+            table.Add(variant.Name, threads, waiting, alone, contended, $"{contended / alone:F2}");
         }
         table.Notes.Add("The busy loop is `sh -c 'while :; do :; done'`: one CPU-bound process. With it, a fair share of this machine is " +
                         $"{Math.Max(1, Environment.ProcessorCount - 1)}/{Environment.ProcessorCount} of the cores.");
@@ -49,7 +56,7 @@ public sealed class ContentionBenchmarks : IBenchmarkSuite
         return [table];
     }
 
-    private static (double ImagesPerSecond, string? WaitPolicyNote) Measure(BenchSettings settings, Variant variant, int steps, bool competitor)
+    private static (double ImagesPerSecond, string? WaitPolicyNote, int? Threads) Measure(BenchSettings settings, Variant variant, int steps, bool competitor)
     {
         using var busy = competitor ? Process.Start(new ProcessStartInfo("/bin/sh", ["-c", "while :; do :; done"]) { UseShellExecute = false }) : null;
         try
@@ -67,7 +74,8 @@ public sealed class ContentionBenchmarks : IBenchmarkSuite
             if (child.ExitCode != 0) throw new InvalidOperationException($"{start.FileName} failed (exit {child.ExitCode}): {stderr.Result}");
             string json = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last(l => l.TrimStart().StartsWith('{'));
             var result = JsonDocument.Parse(json).RootElement;
-            return (result.GetProperty("images_per_second").GetDouble(), result.TryGetProperty("wait_policy", out var note) ? note.GetString() : null);
+            return (result.GetProperty("images_per_second").GetDouble(), result.TryGetProperty("wait_policy", out var note) ? note.GetString() : null,
+                result.TryGetProperty("threads", out var threads) ? threads.GetInt32() : null);
         }
         finally
         {
@@ -81,13 +89,13 @@ public sealed class ContentionBenchmarks : IBenchmarkSuite
         var start = Path.GetFileNameWithoutExtension(self) == "dotnet"
             ? new ProcessStartInfo(self, [typeof(ContentionWorker).Assembly.Location])
             : new ProcessStartInfo(self);
-        foreach (var a in new[] { ContentionWorker.Command, variant.Threads.ToString(CultureInfo.InvariantCulture), steps.ToString(CultureInfo.InvariantCulture) })
+        foreach (var a in new[] { ContentionWorker.Command, variant.Threads, steps.ToString(CultureInfo.InvariantCulture) })
             start.ArgumentList.Add(a);
         return start;
     }
 
     private static ProcessStartInfo PythonStart(BenchSettings settings, Variant variant, int steps) =>
-        new("/usr/bin/python3", ["bench_contention.py", "--threads", variant.Threads.ToString(CultureInfo.InvariantCulture), "--steps", steps.ToString(CultureInfo.InvariantCulture)])
+        new("/usr/bin/python3", ["bench_contention.py", "--threads", variant.Threads, "--steps", steps.ToString(CultureInfo.InvariantCulture)])
         {
             WorkingDirectory = Path.Combine(settings.RepositoryRoot, "benchmarks", "reference"),
         };
