@@ -28,11 +28,11 @@ public sealed class IdleCoreThreadsTests
             total += 200;
             process += 100;
             busy += 100 + (long)(otherCores * 100);
-            return new CpuTimes(busy, total, process);
+            return new CpuTimes(2, busy, total, process);
         }
         double load = 0;
         var set = new List<int>();
-        var policy = new IdleCoreThreads(cores: 2, initial: 2, first: new CpuTimes(0, 0, 0), () => Next(load), set.Add, () => now, channel: null);
+        var policy = new IdleCoreThreads(initial: 2, first: new CpuTimes(2, 0, 0, 0), () => Next(load), set.Add, () => now, channel: null);
 
         load = 1;
         now = IdleCoreThreads.Interval / 2;
@@ -61,7 +61,7 @@ public sealed class IdleCoreThreadsTests
     public void Dispose_leaves_libtorch_alone_when_the_count_never_changed()
     {
         var set = new List<int>();
-        var policy = new IdleCoreThreads(2, 2, new CpuTimes(0, 0, 0), () => null, set.Add, () => TimeSpan.FromHours(1), null);
+        var policy = new IdleCoreThreads(2, new CpuTimes(2, 0, 0, 0), () => null, set.Add, () => TimeSpan.FromHours(1), null);
 
         policy.Check();                        // no reading (not Linux): nothing changes
         policy.Dispose();

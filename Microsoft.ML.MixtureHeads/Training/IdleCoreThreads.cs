@@ -15,7 +15,7 @@ internal sealed class IdleCoreThreads : IDisposable
     /// <summary>How often the load of other processes is read, and the thread count reconsidered.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
 
-    private readonly int _cores, _initial;
+    private readonly int _initial;
     private readonly Func<CpuTimes?> _read;
     private readonly Action<int> _setThreads;
     private readonly Func<TimeSpan> _now;
@@ -23,9 +23,9 @@ internal sealed class IdleCoreThreads : IDisposable
     private CpuTimes _last;
     private TimeSpan _lastAt;
 
-    internal IdleCoreThreads(int cores, int initial, CpuTimes first, Func<CpuTimes?> read, Action<int> setThreads, Func<TimeSpan> now, IChannel? channel)
+    internal IdleCoreThreads(int initial, CpuTimes first, Func<CpuTimes?> read, Action<int> setThreads, Func<TimeSpan> now, IChannel? channel)
     {
-        (_cores, _initial, _last, _read, _setThreads, _now, _channel) = (cores, initial, first, read, setThreads, now, channel);
+        (_initial, _last, _read, _setThreads, _now, _channel) = (initial, first, read, setThreads, now, channel);
         Threads = initial;
         _lastAt = now();
     }
@@ -39,10 +39,11 @@ internal sealed class IdleCoreThreads : IDisposable
         int initial = get_num_threads();
         if (initial < 2 || CpuTimes.Read() is not { } first) return null;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        return new IdleCoreThreads(Environment.ProcessorCount, initial, first, CpuTimes.Read, set_num_threads, () => clock.Elapsed, channel);
+        return new IdleCoreThreads(initial, first, CpuTimes.Read, set_num_threads, () => clock.Elapsed, channel);
     }
 
-    /// <summary>The threads for <paramref name="initial"/> threads on <paramref name="cores"/> cores of which other processes keep <paramref name="otherBusyCores"/> busy.</summary>
+    /// <summary>The threads for a pool that started with <paramref name="initial"/> on a machine of <paramref name="cores"/> cores
+    /// (the host's, in a container) of which other processes keep <paramref name="otherBusyCores"/> busy.</summary>
     internal static int ThreadsFor(double otherBusyCores, int cores, int initial) =>
         Math.Clamp(cores - (int)Math.Round(otherBusyCores, MidpointRounding.AwayFromZero), 1, initial);
 
@@ -51,14 +52,14 @@ internal sealed class IdleCoreThreads : IDisposable
     {
         var now = _now();
         if (now - _lastAt < Interval || _read() is not { } reading) return;
-        double others = reading.OtherBusyCoresSince(_last, _cores);
+        double others = reading.OtherBusyCoresSince(_last);
         (_last, _lastAt) = (reading, now);
-        int threads = ThreadsFor(others, _cores, _initial);
+        int threads = ThreadsFor(others, reading.Cores, _initial);
         if (threads == Threads) return;
         _setThreads(threads);
         Threads = threads;
         _channel?.Info(MessageSensitivity.None, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"Other processes kept {others:F1} of {_cores} cores busy: training on {threads} thread(s) (set Threads to fix the count)."));
+            $"Other processes kept {others:F1} of {reading.Cores} cores busy: training on {threads} thread(s) (set Threads to fix the count)."));
     }
 
     public void Dispose()

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.ML.MixtureHeads.Benchmarks.LMClaims;
 using Microsoft.ML.MixtureHeads.Datasets;
 using Microsoft.ML.MixtureHeads.Models;
+using Microsoft.ML.MixtureHeads.Platform;
 
 namespace Microsoft.ML.MixtureHeads.Benchmarks.Vision;
 
@@ -61,7 +62,8 @@ public sealed class VisionClaimsBenchmarks : IBenchmarkSuite
         for (int v = 0; v < Variants.Length; v++)
             table.Add(Variants[v].Name, $"{Variants[v].Config.ActiveHeadPercent} %", statistics[v].Format(), statistics[v].List(),
                 (statistics[v].Mean - statistics[0].Mean).ToString("+0.00;-0.00", CultureInfo.InvariantCulture), seconds[v].Average());
-        table.Notes.Add($"Recipe for all: {FashionRecipe.Description}. Same data order and initial weights per seed where the shapes agree.");
+        table.Notes.Add($"Recipe for all: {FashionRecipe.Description}. Same data order and initial weights per seed where the shapes agree. " +
+                        $"Number format: the trainers' default ({(BFloat16Support.FastOnCpu ? "bf16 mixed precision on this CPU" : "fp32 on this CPU")}).");
         table.Notes.Add("Paper (MoH-ViT-S, ImageNet, 100 epochs, Table 5): neither shared heads nor two-stage 75.6, + shared heads 78.3, + two-stage routing 78.6; MoH-75 and MoH-50 at or above the dense TransNeXt baseline.");
         table.Notes.Add($"Load average at the end: {load}.");
 
