@@ -26,8 +26,9 @@ internal static class ContentionWorker
     {
         string waitPolicy = OpenMpWaitPolicy.Note;   // our start-up runs before libtorch loads, as in an app that calls our API first
         int steps = int.Parse(args[1], CultureInfo.InvariantCulture);
-        using var idleCores = args[0] == DefaultThreads ? IdleCoreThreads.Start(null) : null;
-        if (args[0] != DefaultThreads) set_num_threads(int.Parse(args[0], CultureInfo.InvariantCulture));
+        bool followIdleCores = args[0] == DefaultThreads;
+        if (!followIdleCores) set_num_threads(int.Parse(args[0], CultureInfo.InvariantCulture));
+        using var idleCores = followIdleCores ? IdleCoreThreads.Start(null) : null;
         manual_seed(0);
         using var scope = NewDisposeScope();
         var images = rand(128, 1, 28, 28) * 255;
