@@ -8,7 +8,7 @@ namespace Microsoft.ML.MixtureHeads.Training;
 /// The thread count of a training loop whose options leave <c>Threads</c> unset: every <see cref="Interval"/> it counts
 /// the cores other processes kept busy, and gives libtorch's intra-op pool the cores they leave (at least one, at most
 /// the count it started with). Restores that count when disposed. With one busy process beside it on 2 cores, this
-/// trained 1.7x as fast as two fixed threads waiting passively for each other (docs/decisions.md).
+/// trained 1.5-1.7x as fast as two fixed threads waiting passively for each other (two runs, docs/decisions.md).
 /// </summary>
 internal sealed class IdleCoreThreads : IDisposable
 {

@@ -37,8 +37,8 @@ public abstract class TrainerOptionsBase
     /// <summary>
     /// libtorch intra-op threads during Fit (restored afterwards). Null (the default): libtorch's count (one per core)
     /// while the machine is otherwise idle, and only the cores other processes leave idle while they are busy, re-read
-    /// every 2 seconds on Linux; next to one busy process on 2 cores this trained 1.7x as fast as keeping both threads
-    /// (docs/decisions.md). A fixed count for fits that must give bit-identical weights whatever else the machine runs
+    /// every 2 seconds on Linux; next to one busy process on 2 cores this trained 1.5-1.7x as fast as keeping both threads
+    /// (two runs, docs/decisions.md). A fixed count for fits that must give bit-identical weights whatever else the machine runs
     /// (libtorch's reductions depend on the thread count).
     /// </summary>
     public int? Threads;
