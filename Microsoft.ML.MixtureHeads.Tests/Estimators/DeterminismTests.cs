@@ -10,7 +10,8 @@ namespace Microsoft.ML.MixtureHeads.Tests.Estimators;
 /// <summary>
 /// <c>Seed</c> decides everything random in a fit - weight initialisation included - so two fits with the same seed,
 /// in one process or in two, give the same weights and the same scores (libtorch's CPU kernels used here are
-/// deterministic at a fixed thread count).
+/// deterministic at a fixed thread count, so the fits fix it: the default follows the load of the machine, and the other
+/// tests running beside these change it).
 /// </summary>
 public sealed class DeterminismTests
 {
@@ -31,7 +32,7 @@ public sealed class DeterminismTests
         var data = ml.Data.LoadFromEnumerable(rows);
         var options = new MoHImageClassificationTrainer.Options
         {
-            ImageColumnName = "Pixels", Epochs = 1, BatchSize = 50, LearningRate = 3e-3, WarmupEpochs = 0.2, Seed = 7,
+            ImageColumnName = "Pixels", Epochs = 1, BatchSize = 50, LearningRate = 3e-3, WarmupEpochs = 0.2, Seed = 7, Threads = 1,
             Model = new VisionTransformerConfig { Dim = 32, Depth = 2, Heads = 4, SharedHeads = 1, RoutedTopK = 2, PatchSize = 4, MlpRatio = 2, StemBatchNorm = true },
         };
         using var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MoHImageClassifier(options)).Fit(data);
@@ -55,7 +56,7 @@ public sealed class DeterminismTests
         var ml = new MLContext(seed: 1);
         var options = new MoHImageClassificationTrainer.Options
         {
-            ImageColumnName = "Pixels", Epochs = 1, BatchSize = 50, LearningRate = 3e-3, WarmupEpochs = 0.2, Seed = seed,
+            ImageColumnName = "Pixels", Epochs = 1, BatchSize = 50, LearningRate = 3e-3, WarmupEpochs = 0.2, Seed = seed, Threads = 1,
             Model = TinyVisionTransformers.MoH,
         };
         var data = ml.Data.LoadFromEnumerable(Rows);

@@ -1,6 +1,7 @@
 using Microsoft.ML.MixtureHeads.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace Microsoft.ML.MixtureHeads.Layers;
 
@@ -18,26 +19,40 @@ internal static class HeadGates
 
     /// <summary>Official ViT/DiT routing: renormalised top-k x k for routed heads, softmax x h_s for shared ones, alpha x 2
     /// between (no <paramref name="wg_0"/>: the two groups as they are, the paper's ablation without two-stage routing).</summary>
+    /// <remarks>The routers run as one product and the gates are computed heads-first, [R, T]: libtorch's softmax over a
+    /// short last axis (2-8 heads) is several times slower than over the first axis (docs/decisions.md). The tensors
+    /// returned are [T, ...] views of them.</remarks>
     public static HeadGateValues Learned(Tensor tokens, ExportableLinear? wg, ExportableLinear? wg_0, ExportableLinear? wg_1, int sharedHeads, int topK)
     {
         // tokens: [T, C]
+        var (routerLogits, mixLogits, sharedLogits) = HeadsFirstLogits(tokens, wg, wg_0, wg_1);   // [E, T], [2, T], [h_s, T]
         var shared = sharedHeads switch
         {
             0 => null,
-            1 => ones(tokens.shape[0], 1, tokens.dtype, tokens.device),                  // ViT: one shared head, gate 1
-            _ => softmax(wg_1!.call(tokens), 1) * Scalars.Of((long)sharedHeads),         // [T, h_s], averages 1
+            1 => ones(1, tokens.shape[0], tokens.dtype, tokens.device),                      // ViT: one shared head, gate 1
+            _ => softmax(sharedLogits!, 0) * Scalars.Of((long)sharedHeads),                  // [h_s, T], averages 1
         };
-        if (topK == 0) return new HeadGateValues(shared!, null, null);                      // dense-weighted: h_s == H
+        if (topK == 0) return new HeadGateValues(shared!.t(), null, null);                      // dense-weighted: h_s == H
 
-        var probabilities = softmax(wg!.call(tokens), 1);                                 // [T, E] over all routed heads
-        var (selected, renormalised) = RenormalisedTopK(probabilities, topK);                // [T, E] each
+        var probabilities = softmax(routerLogits!, 0);                                          // [E, T] over all routed heads
+        var (selected, renormalised) = RenormalisedTopK(probabilities, topK, dim: 0);         // [E, T] each
         var routed = renormalised * Scalars.Of((long)topK);                                  // selected gates average 1
-        if (shared is null) return new HeadGateValues(routed, probabilities, selected);
-        if (wg_0 is null) return new HeadGateValues(cat([shared, routed], 1), probabilities, selected);   // [T, H]
+        Tensor gates = shared is null ? routed
+            : wg_0 is null ? cat([shared, routed], 0)
+            : TwoStage(shared, routed, softmax(mixLogits!, 0) * Scalars.Of(2L));             // alpha [2, T]
+        return new HeadGateValues(gates.t(), probabilities.t(), selected.t());                   // [T, H], [T, E], [T, E]
 
-        var alpha = softmax(wg_0.call(tokens), 1) * Scalars.Of(2L);                      // [T, 2]
-        var gates = cat([shared * alpha[.., ..1], routed * alpha[.., 1..]], 1);              // [T, H]
-        return new HeadGateValues(gates, probabilities, selected);
+        static Tensor TwoStage(Tensor shared, Tensor routed, Tensor alpha) => cat([shared * alpha[..1], routed * alpha[1..]], 0);   // [H, T]
+    }
+
+    /// <summary>The logits of the routers given, from one product, heads-first ([outputs, T] each; null for a missing router).</summary>
+    private static (Tensor?, Tensor?, Tensor?) HeadsFirstLogits(Tensor tokens, ExportableLinear? first, ExportableLinear? second, ExportableLinear? third)
+    {
+        var present = new[] { first, second, third }.OfType<ExportableLinear>().ToArray();
+        if (present.Length == 0) return (null, null, null);
+        var logits = F.linear(tokens, cat(present.Select(r => (Tensor)r.weight).ToArray(), 0)).t().contiguous();   // [R, T]
+        var parts = new Queue<Tensor>(logits.split(present.Select(r => r.weight.shape[0]).ToArray(), 0));
+        return (first is null ? null : parts.Dequeue(), second is null ? null : parts.Dequeue(), third is null ? null : parts.Dequeue());
     }
 
     /// <summary>
@@ -45,34 +60,33 @@ internal static class HeadGates
     /// gates. Forward gives exactly 1 or 0; backward passes dL/dgate of a selected head to its softmax score
     /// (straight-through), and nothing for heads not selected. Shared heads get a constant 1 and no ×k scaling applies.
     /// </summary>
-    /// <remarks>A std of 0 (all routed norms equal) is clamped to float32 eps: the logits are then all equal, the
-    /// scores uniform, and nothing becomes NaN as it would in the official code.</remarks>
+    /// <remarks>Takes the norms heads-first, [E, T]. A std of 0 (all routed norms equal) is clamped to float32 eps: the
+    /// logits are then all equal, the scores uniform, and nothing becomes NaN as it would in the official code.</remarks>
     public static HeadGateValues ParameterFree(Tensor routedQueryNorms, int sharedHeads, int topK)
     {
-        // routedQueryNorms: [T, E]
-        var spread = routedQueryNorms.std(1, unbiased: true, keepdim: true).clamp_min(Scalars.Of(Float32Epsilon)); // [T, 1]
-        var scores = softmax(routedQueryNorms / spread, 1);                                   // [T, E]
-        var selected = TopKMask(scores, topK);                                                // [T, E] 0/1
+        // routedQueryNorms: [E, T], heads first as in Learned
+        var spread = routedQueryNorms.std(0, unbiased: true, keepdim: true).clamp_min(Scalars.Of(Float32Epsilon)); // [1, T]
+        var scores = softmax(routedQueryNorms / spread, 0);                                   // [E, T]
+        var selected = TopKMask(scores, topK, dim: 0);                                        // [E, T] 0/1
         var routed = selected.Plus((scores - scores.detach()) * selected);                    // forward 0/1, backward to scores
-        if (sharedHeads == 0) return new HeadGateValues(routed, scores, selected);
-        var shared = ones(routed.shape[0], sharedHeads, routed.dtype, routed.device);         // [T, h_s]
-        return new HeadGateValues(cat([shared, routed], 1), scores, selected);
+        var gates = sharedHeads == 0 ? routed : cat([ones(sharedHeads, routed.shape[1], routed.dtype, routed.device), routed], 0);   // [H, T]
+        return new HeadGateValues(gates.t(), scores.t(), selected.t());                          // [T, H], [T, E], [T, E]
     }
 
-    /// <summary>The top-<paramref name="k"/> mask of each row of <paramref name="probabilities"/> [T, E] and the selected
-    /// probabilities renormalised to sum to 1 (eps-clamped, as the official code), 0 elsewhere.</summary>
-    public static (Tensor Selected, Tensor Gates) RenormalisedTopK(Tensor probabilities, int k)
+    /// <summary>The top-<paramref name="k"/> mask of <paramref name="probabilities"/> along <paramref name="dim"/> and the
+    /// selected probabilities renormalised to sum to 1 (eps-clamped, as the official code), 0 elsewhere.</summary>
+    public static (Tensor Selected, Tensor Gates) RenormalisedTopK(Tensor probabilities, int k, int dim = 1)
     {
-        var selected = TopKMask(probabilities, k);                                          // [T, E] 0/1
+        var selected = TopKMask(probabilities, k, dim);
         var kept = probabilities * selected;
-        return (selected, kept / kept.sum(1, keepdim: true).clamp_min(Scalars.Of(Float32Epsilon)));
+        return (selected, kept / kept.sum(dim, keepdim: true).clamp_min(Scalars.Of(Float32Epsilon)));
     }
 
-    /// <summary>1 at the <paramref name="k"/> largest entries of each row, 0 elsewhere. [T, E] -> [T, E].</summary>
-    public static Tensor TopKMask(Tensor probabilities, int k)
+    /// <summary>1 at the <paramref name="k"/> largest entries along <paramref name="dim"/> of <paramref name="scores"/>, 0 elsewhere.</summary>
+    public static Tensor TopKMask(Tensor scores, int k, int dim = 1)
     {
-        var (values, indices) = probabilities.detach().topk(k, 1);
-        return zeros_like(probabilities).scatter_(1, indices, ones_like(values));
+        var (values, indices) = scores.detach().topk(k, dim);
+        return zeros_like(scores).scatter_(dim, indices, ones_like(values));
     }
 
     /// <summary>

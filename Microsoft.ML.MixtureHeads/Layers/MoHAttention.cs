@@ -178,8 +178,8 @@ public sealed class MoHAttention : nn.Module<AttentionInput, MoHAttentionOutput>
         {
             HeadRouting.Dense => new HeadGateValues(ones(batch * tokens, o.Heads, x.dtype, x.device), null, null),
             HeadRouting.Learned => HeadGates.Learned(x.reshape(batch * tokens, o.Dim), wg, wg_0, wg_1, o.SharedHeads, o.RoutedTopK),
-            // Norms of the pre-rotary queries (RoPE preserves norms anyway): [B, E, N] -> [T, E].
-            HeadRouting.ParameterFree => HeadGates.ParameterFree(q![.., o.SharedHeads..].to(x.dtype).norm(-1).transpose(1, 2).reshape(batch * tokens, o.RoutedHeads),
+            // Norms of the pre-rotary queries (RoPE preserves norms anyway): [B, E, N] -> [E, T].
+            HeadRouting.ParameterFree => HeadGates.ParameterFree(q![.., o.SharedHeads..].to(x.dtype).norm(-1).transpose(0, 1).reshape(o.RoutedHeads, batch * tokens),
                     o.SharedHeads, o.RoutedTopK),
             _ => throw new InvalidOperationException($"Unknown routing {o.Routing}."),
         };

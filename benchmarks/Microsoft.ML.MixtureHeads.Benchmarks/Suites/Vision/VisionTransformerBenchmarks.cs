@@ -1,22 +1,19 @@
-using System.Diagnostics;
 using Microsoft.ML.Data;
 using Microsoft.ML.MixtureHeads.Benchmarks.LMClaims;
 using Microsoft.ML.MixtureHeads.Datasets;
-using Microsoft.ML.MixtureHeads.Layers;
 using Microsoft.ML.MixtureHeads.Models;
 using Microsoft.ML.MixtureHeads.Platform;
 using Microsoft.ML.MixtureHeads.Training;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace Microsoft.ML.MixtureHeads.Benchmarks.Vision;
 
 /// <summary>
 /// Fashion-MNIST with the demo's recipe and architecture (moh_vit_mini_75, the demo's epochs), 3 seeds, next to a dense
 /// ViT of the same shape and recipe in PyTorch (reference/bench_vit.py) trained in this same run on the same threads:
-/// test accuracy and training time. Then the training step of dense, MoH-75 and MoH-50 against the machine's measured
-/// GEMM peak, and the inference latency of the seed-1 model (TorchSharp network and saved .zip). Dense vs MoH accuracy
-/// and the routing ablation: the vision-claims suite.
+/// test accuracy and training time, then the inference latency of the seed-1 model (TorchSharp network and saved .zip).
+/// The training step against the GEMM peak: the vit-step suite (<c>--suite vit</c> runs both). Dense vs MoH accuracy and
+/// the routing ablation: the vision-claims suite.
 /// </summary>
 public sealed class VisionTransformerBenchmarks : IBenchmarkSuite
 {
@@ -30,8 +27,6 @@ public sealed class VisionTransformerBenchmarks : IBenchmarkSuite
 
     /// <summary>The peer's number format: bf16 autocast where our trainer's Auto picks bf16, so both run their best.</summary>
     private static string PeerPrecision => BFloat16Support.FastOnCpu ? "bf16" : "fp32";
-
-    private static readonly string[] StepArchitectures = ["moh_vit_tiny_100", "moh_vit_tiny_75", "moh_vit_tiny_50"];
 
     public string Name => "vit";
 
@@ -86,74 +81,7 @@ public sealed class VisionTransformerBenchmarks : IBenchmarkSuite
                            "both train for about the same time: the peer's are what it fits in our training time on this machine. " +
                            "Training seconds: the training loop's own time (ours: without reading the data into tensors and exporting ONNX; PyTorch: without the test passes).");
         accuracy.Notes.Add("Goal (issue 17): 91 % within 10 minutes of training on 2 cores.");
-        return [accuracy, StepCost(settings), latency];
-    }
-
-    /// <summary>
-    /// One optimizer step (forward, backward, AdamW) on the same batch of 128, MoH next to dense, interleaved, in fp32 and
-    /// (where the CPU has native bf16) in the trainers' bf16 mixed precision; its FLOP rate next to a 1024^3 matrix
-    /// product's in the same number format, measured here on the same threads.
-    /// </summary>
-    private static BenchTable StepCost(BenchSettings settings)
-    {
-        var table = new BenchTable($"Training step, batch 128, {settings.Threads} thread(s) (ms, median of interleaved rounds), against the GEMM peak " +
-                                   "of the step's number format (mm 1024^3 measured here)",
-            "precision", "architecture", "step ms", "vs dense", "model GFLOP per step", "GFLOP/s", "GEMM peak GFLOP/s", "share of the peak");
-        ScalarType?[] computeTypes = BFloat16Support.FastOnCpu ? [null, ScalarType.BFloat16] : [null];
-        var configs = StepArchitectures.Select(ModelRegistry.Get<VisionTransformerConfig>).ToList();
-        foreach (var compute in computeTypes)
-        {
-            using var scope = NewDisposeScope();
-            using var precision = MixedPrecision.Use(compute);
-            manual_seed(0);
-            var format = compute ?? ScalarType.Float32;
-            var (left, right) = (randn(1024, 1024).to(format), randn(1024, 1024).to(format));
-            double peak = 2.0 * 1024 * 1024 * 1024 / (Stopwatches.MedianMilliseconds(() => { using var s = NewDisposeScope(); left.mm(right); }, 2, settings.Quick ? 5 : 15) * 1e6);
-            var images = rand(128, 1, 28, 28) * 255;
-            var labels = randint(0, 10, [128]);
-            var networks = configs.Select(c => new MoHVisionTransformer(c)).ToList();
-            var optimizers = networks.Select(n => new AdamWOptimizer([new(n.parameters().ToList(), WeightDecay: 0.05)])).ToList();
-            var steps = networks.Select((network, i) => (Action)(() =>
-            {
-                using var stepScope = NewDisposeScope();
-                var output = network.forward(images);
-                var loss = F.cross_entropy(output.Output, labels) + (output.BalanceLoss is null ? zeros(1).sum() : 0.01 * output.BalanceLoss);
-                optimizers[i].ZeroGrad();
-                loss.backward();
-                optimizers[i].Step(1e-3);
-            })).ToList();
-            var times = Stopwatches.InterleavedMedianMilliseconds(steps, warmup: settings.Quick ? 1 : 3, rounds: settings.Quick ? 3 : 9);
-            for (int i = 0; i < StepArchitectures.Length; i++)
-            {
-                double gflop = 128 * StepFlopsPerImage(configs[i]) / 1e9;
-                double rate = gflop / (times[i].Wall / 1e3);
-                table.Add(compute is null ? "fp32" : "bf16 mixed", StepArchitectures[i], times[i].Wall, $"{times[i].Wall / times[0].Wall:F3}x", gflop, rate, peak, $"{100 * rate / peak:F0} %");
-            }
-            foreach (var n in networks) n.Dispose();
-            foreach (var o in optimizers) o.Dispose();
-        }
-        table.Notes.Add("Model FLOPs: 3x the forward's multiply-adds x 2 (backward = 2 forwards) of the convolutions, linear layers and attention products, " +
-                        "every head counted (as the official MoH code computes them); norms, activations, routers and AdamW not counted. " +
-                        "bf16 mixed: what the trainers run by default on this CPU (convolutions, linear layers and attention products in bf16, and the activations between them; layer norms, softmax, routers and gates in fp32).");
-        table.Notes.Add("Goals (issue 17): MoH step <= 1.05x dense; the step at >= 60 % of the GEMM peak of its number format.");
-        return table;
-    }
-
-    /// <summary>Forward + backward FLOPs of one image through a convolutional-stem ViT (see the table's note).</summary>
-    private static double StepFlopsPerImage(VisionTransformerConfig c)
-    {
-        double macs = 0;
-        int side = c.ImageSize, stages = (int)Math.Log2(c.PatchSize);
-        for (int i = 0, inChannels = c.Channels; i <= stages; i++)
-        {
-            int outChannels = c.Dim >> (stages - i);
-            if (i > 0) side /= 2;
-            macs += (double)side * side * 9 * inChannels * outChannels;
-            inChannels = outChannels;
-        }
-        double tokens = c.PatchesPerSide * c.PatchesPerSide, hidden = Math.Round(c.Dim * c.MlpRatio);
-        macs += c.Depth * (tokens * (4.0 * c.Dim * c.Dim + 2.0 * c.Dim * hidden) + 2.0 * tokens * tokens * c.Dim);
-        return 3 * 2 * macs;
+        return [accuracy, latency];
     }
 
     /// <summary>The columns the pipeline reads.</summary>
